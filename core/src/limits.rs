@@ -1,0 +1,95 @@
+//! Resource limits applied to untrusted input, checked from the header before any
+//! pixel memory is allocated.
+//!
+//! This module only describes the limits; the decode stage
+//! (`pipeline::decode`) enforces them, both with its own header checks and by handing
+//! them to the `image` decoders so that their internal allocations are capped too.
+
+use serde::{Deserialize, Serialize};
+
+/// Limits on one input image. Every field has a documented default; [`Limits::no_limits`]
+/// lifts them all (never do that for untrusted input).
+///
+/// Build one with the `with_*` setters:
+///
+/// ```
+/// let limits = conveyor::Limits::default().with_max_pixels(40_000_000);
+/// assert_eq!(limits.max_pixels, 40_000_000);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted input, in bytes. Default 64 MiB.
+    pub max_input_bytes: u64,
+    /// Largest accepted width, in pixels. Default 30 000.
+    pub max_width: u32,
+    /// Largest accepted height, in pixels. Default 30 000.
+    pub max_height: u32,
+    /// Largest accepted width × height. Default 100 000 000 (100 megapixels; Pillow
+    /// refuses at about 179 MP, sharp at 268 MP).
+    pub max_pixels: u64,
+    /// Largest single allocation a decoder may make, in bytes. Default 1 GiB.
+    pub max_alloc: u64,
+    /// Largest ICC profile kept when metadata is not stripped. Default 1 MiB; larger
+    /// profiles are dropped (not an error).
+    pub max_icc_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 64 << 20,
+            max_width: 30_000,
+            max_height: 30_000,
+            max_pixels: 100_000_000,
+            max_alloc: 1 << 30,
+            max_icc_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// No limits at all. Only for trusted input.
+    pub fn no_limits() -> Limits {
+        Limits {
+            max_input_bytes: u64::MAX,
+            max_width: u32::MAX,
+            max_height: u32::MAX,
+            max_pixels: u64::MAX,
+            max_alloc: u64::MAX,
+            max_icc_bytes: u32::MAX,
+        }
+    }
+
+    /// Sets [`Limits::max_input_bytes`].
+    pub fn with_max_input_bytes(mut self, v: u64) -> Self {
+        self.max_input_bytes = v;
+        self
+    }
+    /// Sets [`Limits::max_width`].
+    pub fn with_max_width(mut self, v: u32) -> Self {
+        self.max_width = v;
+        self
+    }
+    /// Sets [`Limits::max_height`].
+    pub fn with_max_height(mut self, v: u32) -> Self {
+        self.max_height = v;
+        self
+    }
+    /// Sets [`Limits::max_pixels`].
+    pub fn with_max_pixels(mut self, v: u64) -> Self {
+        self.max_pixels = v;
+        self
+    }
+    /// Sets [`Limits::max_alloc`].
+    pub fn with_max_alloc(mut self, v: u64) -> Self {
+        self.max_alloc = v;
+        self
+    }
+    /// Sets [`Limits::max_icc_bytes`].
+    pub fn with_max_icc_bytes(mut self, v: u32) -> Self {
+        self.max_icc_bytes = v;
+        self
+    }
+}

@@ -1,0 +1,149 @@
+//! What a job produces: a [`Report`] on success, an [`Error`] on failure, wrapped in an
+//! [`Outcome`] that carries the job's id and key. Every accepted job yields exactly one.
+//!
+//! All of these serialise to JSON with the same field names in every binding; durations
+//! are written as whole microseconds (`*_us`) and output bytes are never serialised.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+use crate::format::{InputFormat, OutputFormat};
+use crate::job::JobId;
+
+/// The single result of one accepted job.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The id the pool gave the job when it accepted it.
+    pub job_id: JobId,
+    /// The job's key, if it had one.
+    pub key: Option<String>,
+    /// The report, or why the job failed.
+    pub result: Result<Report, Error>,
+}
+
+impl Outcome {
+    /// Whether the job succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// The error kind, or `None` on success.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.result.as_ref().err().map(|e| e.kind)
+    }
+
+    /// The outcome as the JSON object every binding shows:
+    /// `{"job_id":..,"key":..,"ok":true,"report":{..}}` or
+    /// `{"job_id":..,"key":..,"ok":false,"error":{"code":..,"stage":..,"message":..}}`.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({ "job_id": self.job_id, "key": self.key });
+        match &self.result {
+            Ok(r) => {
+                v["ok"] = true.into();
+                v["report"] = serde_json::to_value(r).expect("reports serialise");
+            }
+            Err(e) => {
+                v["ok"] = false.into();
+                v["error"] = serde_json::json!({
+                    "code": e.kind, "numeric_code": e.kind.code(), "stage": e.stage, "message": e.message,
+                });
+            }
+        }
+        v
+    }
+}
+
+/// What a successful job made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The decoded input.
+    pub input: InputInfo,
+    /// One entry per recipe output, in recipe order.
+    pub outputs: Vec<OutputInfo>,
+    /// Time spent in each stage.
+    pub timings: Timings,
+}
+
+impl Report {
+    /// The output with this name.
+    pub fn output(&self, name: &str) -> Option<&OutputInfo> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+/// The input as it was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// Detected format.
+    pub format: InputFormat,
+    /// Width as stored (before orientation).
+    pub width: u32,
+    /// Height as stored (before orientation).
+    pub height: u32,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The EXIF orientation found (1–8; 1 when none).
+    pub orientation: u8,
+}
+
+/// One finished output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputInfo {
+    /// The recipe's name for it.
+    pub name: String,
+    /// Its format.
+    pub format: OutputFormat,
+    /// Final width.
+    pub width: u32,
+    /// Final height.
+    pub height: u32,
+    /// Encoded size in bytes.
+    pub byte_len: u64,
+    /// The encoded bytes, when the pool has no output directory.
+    #[serde(skip)]
+    pub data: Option<Bytes>,
+    /// Where it was saved, when the pool has an output directory.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<PathBuf>,
+}
+
+/// Time spent per stage. Resize, encode and save are summed over all outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Waiting in the queue.
+    #[serde(rename = "queued_us", with = "micros")]
+    pub queued: Duration,
+    /// Header, limits and decode.
+    #[serde(rename = "decode_us", with = "micros")]
+    pub decode: Duration,
+    /// Resize, orientation, crop and pad.
+    #[serde(rename = "resize_us", with = "micros")]
+    pub resize: Duration,
+    /// Encoding.
+    #[serde(rename = "encode_us", with = "micros")]
+    pub encode: Duration,
+    /// Writing files.
+    #[serde(rename = "save_us", with = "micros")]
+    pub save: Duration,
+    /// From acceptance to the outcome.
+    #[serde(rename = "total_us", with = "micros")]
+    pub total: Duration,
+}
+
+mod micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_micros().min(u64::MAX as u128) as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_micros(u64::deserialize(d)?))
+    }
+}

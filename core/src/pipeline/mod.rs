@@ -1,0 +1,150 @@
+//! The pipeline for one job, on the current thread: decode once, then for each output
+//! render (crop, resize, orient, pad), encode and optionally save.
+//!
+//! This module knows nothing of threads or queues: the pool calls it from its workers,
+//! and the wasm build calls it directly. Between stages it calls a *checkpoint*, through
+//! which the caller can stop the job (cancellation, deadlines).
+
+mod decode;
+mod encode;
+mod geometry;
+mod pixels;
+mod render;
+mod save;
+
+use std::path::Path;
+
+use bytes::Bytes;
+use image::metadata::Orientation;
+use web_time::Instant;
+
+use crate::error::{Error, Stage};
+use crate::format::InputFormat;
+use crate::limits::Limits;
+use crate::outcome::{OutputInfo, Report, Timings};
+use crate::recipe::Recipe;
+
+/// Everything the pipeline needs besides the bytes and the recipe.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Limits on the input.
+    pub limits: &'a Limits,
+    /// The input formats allowed.
+    pub formats: &'a [InputFormat],
+    /// Where to save outputs; `None` returns the bytes instead.
+    pub output_dir: Option<&'a Path>,
+    /// The folder under `output_dir` for this job's outputs (a validated key).
+    pub key: &'a str,
+}
+
+/// Processes one input on the current thread with the default limits, returning every
+/// output's bytes. The simplest way in; the pool adds threads, queues and deadlines.
+///
+/// ```
+/// # fn png() -> Vec<u8> {
+/// #     let img = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
+/// #     let mut out = std::io::Cursor::new(Vec::new());
+/// #     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+/// #     out.into_inner()
+/// # }
+/// use conveyor::{OutputFormat, OutputSpec, Recipe};
+/// let recipe = Recipe::new(vec![OutputSpec::new("small", OutputFormat::Jpeg).size(32, 32)]);
+/// let report = conveyor::process(&png(), &recipe).unwrap();
+/// assert_eq!((report.outputs[0].width, report.outputs[0].height), (32, 24));
+/// ```
+pub fn process(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
+    let limits = Limits::default();
+    let ctx = Context {
+        limits: &limits,
+        formats: &InputFormat::ALL,
+        output_dir: None,
+        key: "job",
+    };
+    run(data, recipe, &ctx, &mut |_| Ok(()))
+}
+
+/// Reads only the header: the format and stored dimensions, with limits checked, and
+/// without decoding pixels.
+pub fn probe(data: &[u8], limits: &Limits, formats: &[InputFormat]) -> Result<(InputFormat, u32, u32), Error> {
+    use image::ImageDecoder;
+    let format = decode::detect(data, formats)?;
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format.to_image());
+    let decoder = reader.into_decoder().map_err(|e| decode::map_image_error(format, e))?;
+    let (w, h) = decoder.dimensions();
+    decode::check_dimensions(w, h, limits)?;
+    Ok((format, w, h))
+}
+
+/// Runs the pipeline. `checkpoint(stage)` is called before each stage; an `Err` from it
+/// stops the job with that error. The report's `queued` and `total` timings are left
+/// for the caller to fill.
+pub fn run(
+    data: &[u8],
+    recipe: &Recipe,
+    ctx: &Context<'_>,
+    checkpoint: &mut dyn FnMut(Stage) -> Result<(), Error>,
+) -> Result<Report, Error> {
+    recipe.validate()?;
+    if ctx.output_dir.is_some() {
+        crate::job::validate_key(ctx.key)?;
+    }
+    let mut timings = Timings::default();
+
+    checkpoint(Stage::Decode)?;
+    let t = Instant::now();
+    let decoded = decode::decode(data, ctx.limits, ctx.formats, !recipe.strip_metadata)?;
+    timings.decode = t.elapsed();
+
+    let orientation = if recipe.auto_orient {
+        decoded.orientation
+    } else {
+        Orientation::NoTransforms
+    };
+    let src = &decoded.pixels;
+    let (uw, uh) = if render::transposes(orientation) {
+        (src.height, src.width)
+    } else {
+        (src.width, src.height)
+    };
+    let icc = decoded.icc.as_deref();
+
+    let mut outputs = Vec::with_capacity(recipe.outputs.len());
+    for spec in &recipe.outputs {
+        checkpoint(Stage::Resize)?;
+        let t = Instant::now();
+        let plan = geometry::plan(uw, uh, spec);
+        let px = render::render(src, orientation, &plan, spec.effective_background().0, spec.format.supports_alpha())?;
+        timings.resize += t.elapsed();
+
+        checkpoint(Stage::Encode)?;
+        let t = Instant::now();
+        let bytes = encode::encode(&px, spec, icc)?;
+        timings.encode += t.elapsed();
+
+        let mut info = OutputInfo {
+            name: spec.name.clone(),
+            format: spec.format,
+            width: px.width,
+            height: px.height,
+            byte_len: bytes.len() as u64,
+            data: None,
+            path: None,
+        };
+        match ctx.output_dir {
+            Some(dir) => {
+                checkpoint(Stage::Save)?;
+                let t = Instant::now();
+                let file = format!("{}.{}", spec.name, spec.format.extension());
+                info.path = Some(save::save_atomic(dir, ctx.key, &file, &bytes)?);
+                timings.save += t.elapsed();
+            }
+            None => info.data = Some(Bytes::from(bytes)),
+        }
+        outputs.push(info);
+    }
+    Ok(Report {
+        input: decoded.info,
+        outputs,
+        timings,
+    })
+}

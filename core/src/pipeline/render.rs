@@ -1,0 +1,126 @@
+//! Stage 2 for one output: crop and resize with a SIMD Lanczos3 (fast_image_resize),
+//! then apply the EXIF orientation to the (small) result, then pad for `contain`.
+//!
+//! Resizing happens in the stored (un-oriented) space and orientation afterwards,
+//! which is much cheaper than rotating the full-size image. This is exact because
+//! every crop is centred, and a centred region maps to a centred region under every
+//! flip and rotation.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use fast_image_resize as fr;
+use image::metadata::Orientation;
+
+use super::geometry::Plan;
+use super::pixels::{Layout, Pixels};
+use crate::error::{Error, ErrorKind, Stage};
+
+thread_local! {
+    /// One resizer per thread, so its scratch buffers are reused across jobs.
+    static RESIZER: RefCell<fr::Resizer> = RefCell::new(fr::Resizer::new());
+}
+
+/// Whether the orientation swaps the axes.
+pub(crate) fn transposes(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    )
+}
+
+fn pixel_type(layout: Layout) -> fr::PixelType {
+    match layout {
+        Layout::L8 => fr::PixelType::U8,
+        Layout::Rgb8 => fr::PixelType::U8x3,
+        Layout::Rgba8 => fr::PixelType::U8x4,
+    }
+}
+
+fn resize_error(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Panicked, format!("resize failed: {e}")).at(Stage::Resize)
+}
+
+/// Crops and resizes `src` (stored space) to `size`.
+fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixels, Error> {
+    let src_view = fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
+        .map_err(resize_error)?;
+    let mut dst = fr::images::Image::new(size.0, size.1, pixel_type(src.layout));
+    let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+    if let Some([x, y, w, h]) = crop {
+        opts = opts.crop(x, y, w, h);
+    }
+    RESIZER
+        .with(|r| r.borrow_mut().resize(&src_view, &mut dst, &opts))
+        .map_err(resize_error)?;
+    Ok(Pixels {
+        width: size.0,
+        height: size.1,
+        layout: src.layout,
+        buf: dst.into_vec(),
+    })
+}
+
+fn orient(px: Pixels, o: Orientation) -> Pixels {
+    let mut img = px.into_dynamic();
+    img.apply_orientation(o);
+    Pixels::from_dynamic(img)
+}
+
+fn pad(px: Pixels, canvas: (u32, u32, u32, u32), bg: [u8; 4], keep_alpha: bool) -> Pixels {
+    let (cw, ch, ox, oy) = canvas;
+    let gray_bg = bg[0] == bg[1] && bg[1] == bg[2];
+    let layout = if keep_alpha && bg[3] < 255 {
+        Layout::Rgba8
+    } else if px.layout == Layout::L8 && gray_bg {
+        Layout::L8
+    } else if px.layout == Layout::Rgba8 {
+        Layout::Rgba8
+    } else {
+        Layout::Rgb8
+    };
+    let px = px.widen_to(layout);
+    let n = layout.channels();
+    let fill: Vec<u8> = match layout {
+        Layout::L8 => vec![bg[0]],
+        Layout::Rgb8 => bg[..3].to_vec(),
+        Layout::Rgba8 => bg.to_vec(),
+    };
+    let mut buf: Vec<u8> = fill.iter().copied().cycle().take(cw as usize * ch as usize * n).collect();
+    let row = px.width as usize * n;
+    for y in 0..px.height as usize {
+        let dst = ((oy as usize + y) * cw as usize + ox as usize) * n;
+        buf[dst..dst + row].copy_from_slice(&px.buf[y * row..(y + 1) * row]);
+    }
+    Pixels {
+        width: cw,
+        height: ch,
+        layout,
+        buf,
+    }
+}
+
+/// Renders one output from the decoded source, in stored space, applying `orientation`.
+pub(crate) fn render<'a>(
+    src: &'a Pixels,
+    orientation: Orientation,
+    plan: &Plan,
+    bg: [u8; 4],
+    keep_alpha: bool,
+) -> Result<Cow<'a, Pixels>, Error> {
+    let t = transposes(orientation);
+    let size = if t { (plan.resize.1, plan.resize.0) } else { plan.resize };
+    let crop = plan.crop.map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] });
+    let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
+        Cow::Borrowed(src)
+    } else {
+        Cow::Owned(resize(src, crop, size)?)
+    };
+    if orientation != Orientation::NoTransforms {
+        out = Cow::Owned(orient(out.into_owned(), orientation));
+    }
+    if let Some(canvas) = plan.canvas {
+        out = Cow::Owned(pad(out.into_owned(), canvas, bg, keep_alpha));
+    }
+    Ok(out)
+}

@@ -1,0 +1,99 @@
+//! The worker loop: take a job off the shared queue, check it is still wanted, run the
+//! pipeline inside a panic boundary, deliver the outcome. A panic fails its job as
+//! `panicked`; the worker carries on with the next job.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::envelope::Envelope;
+use super::{Msg, Shared};
+use crate::error::{Error, ErrorKind, Stage};
+use crate::events::Event;
+use crate::pipeline::{self, Context};
+
+thread_local! {
+    /// The pool this thread works for (the address of its `Shared`), or 0.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread is one of `shared`'s workers.
+pub(crate) fn is_worker_of(shared: &Arc<Shared>) -> bool {
+    WORKER_OF.with(|w| w.get() == Arc::as_ptr(shared) as usize)
+}
+
+pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) {
+    WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Stop => break,
+            Msg::Job(env) => {
+                // run_job contains its own panic boundary; this one guards the
+                // bookkeeping around it, so that no panic can ever end the worker.
+                let _ = catch_unwind(AssertUnwindSafe(|| run_job(index, env, &shared)));
+            }
+        }
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into())
+}
+
+fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
+    env.dequeued = true;
+    shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
+    let queued = env.accepted.elapsed();
+    if shared.abort_queued.load(Ordering::SeqCst) {
+        let e = Error::new(ErrorKind::Cancelled, "cancelled by shutdown_now before it ran").at(Stage::Queue);
+        return env.complete(Err(e), queued);
+    }
+    if let Err(e) = env.check(Stage::Queue) {
+        return env.complete(Err(e), queued);
+    }
+    env.running = true;
+    shared.stats.running.fetch_add(1, Ordering::Relaxed);
+    shared.events.emit(|| Event::JobStarted {
+        job_id: env.id,
+        worker: index,
+        queued_us: queued.as_micros() as u64,
+    });
+
+    let settings = shared.settings.load_full();
+    let result = {
+        let env_ref = &env;
+        let job = env.job.as_ref().expect("a queued envelope holds its job");
+        let recipe = job.recipe.as_deref().unwrap_or(&settings.default_recipe);
+        let key = job.key.clone().unwrap_or_else(|| env.id.to_string());
+        let ctx = Context {
+            limits: &settings.limits,
+            formats: &settings.formats,
+            output_dir: shared.output_dir.as_deref(),
+            key: &key,
+        };
+        catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "fault-injection")]
+            if let Some(fault) = &job.fault {
+                use crate::job::Fault;
+                match fault {
+                    Fault::Panic => panic!("injected panic (fault-injection)"),
+                    Fault::Sleep(d) => std::thread::sleep(*d),
+                    Fault::Hold(rx) => {
+                        let _ = rx.recv();
+                    }
+                }
+            }
+            pipeline::run(&job.data, recipe, &ctx, &mut |stage| env_ref.check(stage))
+        }))
+        .unwrap_or_else(|p| {
+            Err(Error::new(ErrorKind::Panicked, format!("the job panicked: {}", panic_message(&*p))))
+        })
+    };
+    env.complete(result, queued);
+}

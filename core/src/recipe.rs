@@ -1,0 +1,457 @@
+//! The recipe: what to make from one input. One JSON schema, passed unchanged by every
+//! binding (Rust, C, Python, JavaScript).
+//!
+//! ```json
+//! {"outputs":[
+//!    {"name":"large","width":1600,"height":1600,"fit":"inside","format":"jpeg","quality":80},
+//!    {"name":"thumb","width":320,"height":320,"fit":"cover","format":"webp","quality":75}],
+//!  "auto_orient":true,"strip_metadata":true}
+//! ```
+//!
+//! # Schema
+//!
+//! Top level (unknown fields are refused):
+//!
+//! | field | type | default | meaning |
+//! |---|---|---|---|
+//! | `outputs` | array of output specs, 1–16 | required | what to produce |
+//! | `auto_orient` | bool | `true` | apply the EXIF orientation to the pixels |
+//! | `strip_metadata` | bool | `true` | write no metadata; `false` keeps the ICC profile (JPEG, PNG). EXIF, XMP and GPS are never written |
+//!
+//! Output spec (unknown fields are refused):
+//!
+//! | field | type | default | meaning |
+//! |---|---|---|---|
+//! | `name` | string, `[A-Za-z0-9_-]{1,64}`, unique | required | the output's name, and its file name when saved |
+//! | `width`, `height` | 1–16383 | none | the target box; omit one to keep the aspect ratio, both for the original size |
+//! | `fit` | `inside` \| `cover` \| `contain` \| `fill` | `inside` | as sharp defines them |
+//! | `without_enlargement` | bool | `true` | never scale up |
+//! | `format` | `jpeg` \| `png` \| `webp` | required | output format |
+//! | `quality` | 1–100 | 80 | JPEG and lossy WebP quality |
+//! | `lossless` | bool | `false` | WebP only: lossless encoding |
+//! | `progressive` | bool | `false` | JPEG only: progressive scans |
+//! | `compression` | 0–9 | 6 | PNG only: zlib effort |
+//! | `background` | `"#rgb"`, `"#rrggbb"` or `"#rrggbbaa"` | `"#ffffff"` | flattening colour for JPEG and padding colour for `contain` |
+//!
+//! Fit modes, for a target box `width`×`height` (with `without_enlargement` the scale is
+//! capped at 1):
+//! - `inside`: keep the aspect ratio, as large as possible within the box.
+//! - `cover`: keep the aspect ratio, cover the box, centre-crop to exactly the box.
+//! - `contain`: keep the aspect ratio, fit within the box, pad to exactly the box.
+//! - `fill`: ignore the aspect ratio, stretch to exactly the box.
+//!
+//! With only one of `width`/`height` every fit behaves like `inside`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, ErrorKind, Stage};
+use crate::format::OutputFormat;
+
+/// The largest width or height an output may ask for (WebP's limit, 16383).
+pub const MAX_OUTPUT_DIMENSION: u32 = 16383;
+/// The largest number of outputs one recipe may ask for.
+pub const MAX_OUTPUTS: usize = 16;
+
+/// What to make from one input: one or more outputs plus whole-image options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// The outputs, in order. One decode feeds all of them.
+    pub outputs: Vec<OutputSpec>,
+    /// Apply the EXIF orientation to the pixels. Default `true`.
+    #[serde(default = "yes")]
+    pub auto_orient: bool,
+    /// Write no metadata. `false` keeps the ICC profile (JPEG and PNG). Default `true`.
+    #[serde(default = "yes")]
+    pub strip_metadata: bool,
+}
+
+/// One output of a [`Recipe`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The output's name, unique in the recipe; also its file name when saved.
+    pub name: String,
+    /// Target box width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Target box height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// How the image fits the box.
+    #[serde(default)]
+    pub fit: Fit,
+    /// Never scale up. Default `true`.
+    #[serde(default = "yes")]
+    pub without_enlargement: bool,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Quality for JPEG and lossy WebP, 1–100. Default 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u32>,
+    /// WebP only: lossless.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lossless: bool,
+    /// JPEG only: progressive.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub progressive: bool,
+    /// PNG only: compression level 0–9. Default 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<u32>,
+    /// Flattening colour for JPEG, padding colour for `contain`. Default white.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Color>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// How an image fits a target box (sharp's definitions).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fit {
+    /// Keep the aspect ratio, as large as possible within the box.
+    #[default]
+    Inside,
+    /// Keep the aspect ratio, cover the box, centre-crop to the box.
+    Cover,
+    /// Keep the aspect ratio, fit within the box, pad to the box.
+    Contain,
+    /// Stretch to the box.
+    Fill,
+}
+
+/// An RGBA colour, written in JSON as `"#rgb"`, `"#rrggbb"` or `"#rrggbbaa"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Color(pub [u8; 4]);
+
+impl Color {
+    /// Opaque white, the default background.
+    pub const WHITE: Color = Color([255, 255, 255, 255]);
+}
+
+impl FromStr for Color {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Color, String> {
+        let hex = s
+            .strip_prefix('#')
+            .ok_or_else(|| format!("colour must start with '#', got {s:?}"))?;
+        let nib = |c: u8| -> Result<u8, String> {
+            (c as char)
+                .to_digit(16)
+                .map(|d| d as u8)
+                .ok_or_else(|| format!("colour has a non-hex digit: {s:?}"))
+        };
+        let b = hex.as_bytes();
+        let byte = |i: usize| -> Result<u8, String> { Ok(nib(b[i])? << 4 | nib(b[i + 1])?) };
+        match b.len() {
+            3 => {
+                let (r, g, bl) = (nib(b[0])?, nib(b[1])?, nib(b[2])?);
+                Ok(Color([r * 17, g * 17, bl * 17, 255]))
+            }
+            6 => Ok(Color([byte(0)?, byte(2)?, byte(4)?, 255])),
+            8 => Ok(Color([byte(0)?, byte(2)?, byte(4)?, byte(6)?])),
+            _ => Err(format!(
+                "colour must be #rgb, #rrggbb or #rrggbbaa, got {s:?}"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [r, g, b, a] = self.0;
+        if a == 255 {
+            write!(f, "#{r:02x}{g:02x}{b:02x}")
+        } else {
+            write!(f, "#{r:02x}{g:02x}{b:02x}{a:02x}")
+        }
+    }
+}
+
+impl Serialize for Color {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Color {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Color, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl OutputSpec {
+    /// A new output spec with defaults: `fit: inside`, no enlargement, default quality.
+    pub fn new(name: impl Into<String>, format: OutputFormat) -> OutputSpec {
+        OutputSpec {
+            name: name.into(),
+            width: None,
+            height: None,
+            fit: Fit::Inside,
+            without_enlargement: true,
+            format,
+            quality: None,
+            lossless: false,
+            progressive: false,
+            compression: None,
+            background: None,
+        }
+    }
+
+    /// Sets the target box.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = Some(width);
+        self.height = Some(height);
+        self
+    }
+
+    /// Sets the fit mode.
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
+
+    /// Sets the quality (1–100).
+    pub fn quality(mut self, quality: u32) -> Self {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// Sets whether the image may be enlarged (`false` means it may).
+    pub fn without_enlargement(mut self, v: bool) -> Self {
+        self.without_enlargement = v;
+        self
+    }
+
+    /// The quality to encode with: the given one or 80.
+    pub fn effective_quality(&self) -> u8 {
+        self.quality.unwrap_or(80).clamp(1, 100) as u8
+    }
+
+    /// The PNG compression level: the given one or 6.
+    pub fn effective_compression(&self) -> u8 {
+        self.compression.unwrap_or(6).min(9) as u8
+    }
+
+    /// The background: the given one or opaque white.
+    pub fn effective_background(&self) -> Color {
+        self.background.unwrap_or(Color::WHITE)
+    }
+
+    fn validate(&self, i: usize) -> Result<(), Error> {
+        let field = |f: &str| format!("outputs[{i}].{f}");
+        let bad = |f: &str, msg: String| invalid(format!("{}: {msg}", field(f)));
+        if !valid_name(&self.name) {
+            return Err(bad(
+                "name",
+                format!(
+                    "must be 1-64 characters of A-Z a-z 0-9 _ -, got {:?}",
+                    self.name
+                ),
+            ));
+        }
+        for (f, v) in [("width", self.width), ("height", self.height)] {
+            if let Some(v) = v {
+                if v == 0 || v > MAX_OUTPUT_DIMENSION {
+                    return Err(bad(
+                        f,
+                        format!("must be between 1 and {MAX_OUTPUT_DIMENSION}, got {v}"),
+                    ));
+                }
+            }
+        }
+        if let Some(q) = self.quality {
+            if !(1..=100).contains(&q) {
+                return Err(bad("quality", format!("must be between 1 and 100, got {q}")));
+            }
+            if self.format == OutputFormat::Png {
+                return Err(bad("quality", "applies to jpeg and webp only".into()));
+            }
+        }
+        if let Some(c) = self.compression {
+            if c > 9 {
+                return Err(bad("compression", format!("must be between 0 and 9, got {c}")));
+            }
+            if self.format != OutputFormat::Png {
+                return Err(bad("compression", "applies to png only".into()));
+            }
+        }
+        if self.lossless && self.format != OutputFormat::Webp {
+            return Err(bad("lossless", "applies to webp only".into()));
+        }
+        if self.progressive && self.format != OutputFormat::Jpeg {
+            return Err(bad("progressive", "applies to jpeg only".into()));
+        }
+        Ok(())
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidRecipe, message).at(Stage::Validate)
+}
+
+impl Recipe {
+    /// A recipe with these outputs and the default options.
+    pub fn new(outputs: Vec<OutputSpec>) -> Recipe {
+        Recipe {
+            outputs,
+            auto_orient: true,
+            strip_metadata: true,
+        }
+    }
+
+    /// Parses and validates recipe JSON. Errors are `invalid_recipe` and name the field,
+    /// e.g. `outputs[1].quality: must be between 1 and 100, got 0`.
+    pub fn from_json(json: &str) -> Result<Recipe, Error> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let recipe: Recipe = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                invalid(inner.to_string())
+            } else {
+                invalid(format!("{path}: {inner}"))
+            }
+        })?;
+        recipe.validate()?;
+        Ok(recipe)
+    }
+
+    /// The recipe as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a recipe always serialises")
+    }
+
+    /// Checks every field; errors are `invalid_recipe` and name the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.outputs.is_empty() {
+            return Err(invalid("outputs: at least one output is required".into()));
+        }
+        if self.outputs.len() > MAX_OUTPUTS {
+            return Err(invalid(format!(
+                "outputs: at most {MAX_OUTPUTS} outputs, got {}",
+                self.outputs.len()
+            )));
+        }
+        let mut names = HashSet::new();
+        for (i, out) in self.outputs.iter().enumerate() {
+            out.validate(i)?;
+            if !names.insert(out.name.as_str()) {
+                return Err(invalid(format!(
+                    "outputs[{i}].name: {:?} is used twice",
+                    out.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Recipe {
+    /// The standard upload workload: a 1600 px JPEG (quality 80) and a 320 px WebP
+    /// thumbnail (quality 75), both `inside`, never enlarged, metadata stripped.
+    fn default() -> Recipe {
+        Recipe::new(vec![
+            OutputSpec::new("large", OutputFormat::Jpeg)
+                .size(1600, 1600)
+                .quality(80),
+            OutputSpec::new("thumb", OutputFormat::Webp)
+                .size(320, 320)
+                .quality(75),
+        ])
+    }
+}
+
+impl FromStr for Recipe {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Recipe, Error> {
+        Recipe::from_json(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let r = Recipe::from_json(r#"{"outputs":[{"name":"large","width":1600,"height":1600,"fit":"inside","format":"jpeg","quality":80},{"name":"thumb","width":320,"height":320,"fit":"cover","format":"webp","quality":75}],"auto_orient":true,"strip_metadata":true}"#).unwrap();
+        assert_eq!(r.outputs.len(), 2);
+        assert_eq!(r.outputs[1].fit, Fit::Cover);
+        assert!(r.outputs[0].without_enlargement);
+        let again = Recipe::from_json(&r.to_json()).unwrap();
+        assert_eq!(again, r);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_naming_the_field() {
+        let e = Recipe::from_json(r#"{"outputs":[{"name":"a","format":"png","colour":1}]}"#)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRecipe);
+        assert!(e.message.contains("colour"), "{}", e.message);
+        assert!(e.message.contains("outputs[0]"), "{}", e.message);
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_field() {
+        for (json, needle) in [
+            (r#"{"outputs":[{"name":"a","format":"jpeg","quality":0}]}"#, "outputs[0].quality"),
+            (r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"b","format":"png","width":0}]}"#, "outputs[1].width"),
+            (r#"{"outputs":[{"name":"a","format":"png","compression":10}]}"#, "outputs[0].compression"),
+            (r#"{"outputs":[{"name":"../x","format":"png"}]}"#, "outputs[0].name"),
+            (r#"{"outputs":[{"name":"a","format":"gif"}]}"#, "outputs[0].format"),
+            (r#"{"outputs":[{"name":"a","format":"png","fit":"squash"}]}"#, "outputs[0].fit"),
+            (r#"{"outputs":[{"name":"a","format":"png","background":"red"}]}"#, "outputs[0].background"),
+            (r#"{"outputs":[{"name":"a","format":"jpeg","lossless":true}]}"#, "outputs[0].lossless"),
+            (r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"a","format":"png"}]}"#, "outputs[1].name"),
+            (r#"{"outputs":[]}"#, "outputs"),
+            (r#"{"auto_orient":true}"#, "outputs"),
+            (r#"{"outputs":[{"name":"a","format":"jpeg","width":-5}]}"#, "outputs[0].width"),
+        ] {
+            let e = Recipe::from_json(json).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRecipe, "{json}");
+            assert!(e.message.contains(needle), "{json}: {}", e.message);
+        }
+        assert_eq!(
+            Recipe::from_json("not json").unwrap_err().kind,
+            ErrorKind::InvalidRecipe
+        );
+    }
+
+    #[test]
+    fn colours_parse_and_print() {
+        assert_eq!("#fff".parse::<Color>().unwrap(), Color::WHITE);
+        assert_eq!("#102030".parse::<Color>().unwrap(), Color([16, 32, 48, 255]));
+        assert_eq!("#10203040".parse::<Color>().unwrap(), Color([16, 32, 48, 64]));
+        assert_eq!(Color([16, 32, 48, 64]).to_string(), "#10203040");
+        assert!("#12".parse::<Color>().is_err());
+        assert!("#gggggg".parse::<Color>().is_err());
+    }
+
+    #[test]
+    fn default_recipe_is_the_upload_workload() {
+        let r = Recipe::default();
+        r.validate().unwrap();
+        assert_eq!(r.outputs[0].format, OutputFormat::Jpeg);
+        assert_eq!(r.outputs[1].effective_quality(), 75);
+    }
+}
