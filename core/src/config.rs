@@ -73,7 +73,10 @@ impl PoolConfig {
     pub fn from_json(json: &str) -> Result<PoolConfig, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let cfg: PoolConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, format!("pool config: {}: {}", e.path(), e.inner()))
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("pool config: {}: {}", e.path(), e.inner()),
+            )
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -81,7 +84,12 @@ impl PoolConfig {
 
     /// Checks the values.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |m: &str| Err(Error::new(ErrorKind::InvalidArgument, format!("pool config: {m}")));
+        let bad = |m: &str| {
+            Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("pool config: {m}"),
+            ))
+        };
         if self.workers == Some(0) || self.workers.is_some_and(|w| w > 1024) {
             return bad("workers: must be between 1 and 1024");
         }

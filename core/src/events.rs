@@ -127,7 +127,9 @@ pub struct Subscription {
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription").field("buffered", &self.rx.len()).finish()
+        f.debug_struct("Subscription")
+            .field("buffered", &self.rx.len())
+            .finish()
     }
 }
 

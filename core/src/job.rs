@@ -118,8 +118,11 @@ pub enum Fault {
 /// backslash, no NUL. A key that fails is refused with `invalid_argument`.
 pub fn validate_key(key: &str) -> Result<(), Error> {
     let bad = |why: &str| {
-        Err(Error::new(ErrorKind::InvalidArgument, format!("job key {key:?} refused: {why}"))
-            .at(Stage::Validate))
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("job key {key:?} refused: {why}"),
+        )
+        .at(Stage::Validate))
     };
     if key.is_empty() || key.len() > 200 {
         return bad("must be 1-200 bytes");
@@ -151,8 +154,18 @@ mod tests {
     #[test]
     fn keys_that_escape_are_refused() {
         for k in [
-            "", "../x", "a/../../b", "/etc/passwd", "a\\b", "a\0b", ".hidden", "a//b", "a/",
-            "..", "a/./b", "x y",
+            "",
+            "../x",
+            "a/../../b",
+            "/etc/passwd",
+            "a\\b",
+            "a\0b",
+            ".hidden",
+            "a//b",
+            "a/",
+            "..",
+            "a/./b",
+            "x y",
         ] {
             let e = validate_key(k).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidArgument, "{k:?}");

@@ -83,7 +83,7 @@
 //! - `pool` (default): the worker pool and event bus. Without it, only
 //!   [`process`] and [`pipeline::run`] (single-threaded), as the wasm build uses.
 //! - `libwebp` (default): lossy WebP through libwebp; without it WebP is lossless only.
-//! - `fault-injection`: test-only hooks ([`Job::with_fault`]).
+//! - `fault-injection`: test-only hooks (`Job::with_fault`, `Fault`).
 
 #![forbid(unsafe_code)]
 
@@ -126,9 +126,14 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[doc(hidden)]
 pub fn doc_image(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, 128])
+        image::Rgb([
+            (x * 255 / width.max(1)) as u8,
+            (y * 255 / height.max(1)) as u8,
+            128,
+        ])
     });
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("encode a PNG in memory");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode a PNG in memory");
     out.into_inner()
 }

@@ -274,7 +274,10 @@ impl OutputSpec {
         }
         if let Some(q) = self.quality {
             if !(1..=100).contains(&q) {
-                return Err(bad("quality", format!("must be between 1 and 100, got {q}")));
+                return Err(bad(
+                    "quality",
+                    format!("must be between 1 and 100, got {q}"),
+                ));
             }
             if self.format == OutputFormat::Png {
                 return Err(bad("quality", "applies to jpeg and webp only".into()));
@@ -282,7 +285,10 @@ impl OutputSpec {
         }
         if let Some(c) = self.compression {
             if c > 9 {
-                return Err(bad("compression", format!("must be between 0 and 9, got {c}")));
+                return Err(bad(
+                    "compression",
+                    format!("must be between 0 and 9, got {c}"),
+                ));
             }
             if self.format != OutputFormat::Png {
                 return Err(bad("compression", "applies to png only".into()));
@@ -414,18 +420,48 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_field() {
         for (json, needle) in [
-            (r#"{"outputs":[{"name":"a","format":"jpeg","quality":0}]}"#, "outputs[0].quality"),
-            (r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"b","format":"png","width":0}]}"#, "outputs[1].width"),
-            (r#"{"outputs":[{"name":"a","format":"png","compression":10}]}"#, "outputs[0].compression"),
-            (r#"{"outputs":[{"name":"../x","format":"png"}]}"#, "outputs[0].name"),
-            (r#"{"outputs":[{"name":"a","format":"gif"}]}"#, "outputs[0].format"),
-            (r#"{"outputs":[{"name":"a","format":"png","fit":"squash"}]}"#, "outputs[0].fit"),
-            (r#"{"outputs":[{"name":"a","format":"png","background":"red"}]}"#, "outputs[0].background"),
-            (r#"{"outputs":[{"name":"a","format":"jpeg","lossless":true}]}"#, "outputs[0].lossless"),
-            (r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"a","format":"png"}]}"#, "outputs[1].name"),
+            (
+                r#"{"outputs":[{"name":"a","format":"jpeg","quality":0}]}"#,
+                "outputs[0].quality",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"b","format":"png","width":0}]}"#,
+                "outputs[1].width",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","compression":10}]}"#,
+                "outputs[0].compression",
+            ),
+            (
+                r#"{"outputs":[{"name":"../x","format":"png"}]}"#,
+                "outputs[0].name",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"gif"}]}"#,
+                "outputs[0].format",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","fit":"squash"}]}"#,
+                "outputs[0].fit",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","background":"red"}]}"#,
+                "outputs[0].background",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"jpeg","lossless":true}]}"#,
+                "outputs[0].lossless",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"jpeg"},{"name":"a","format":"png"}]}"#,
+                "outputs[1].name",
+            ),
             (r#"{"outputs":[]}"#, "outputs"),
             (r#"{"auto_orient":true}"#, "outputs"),
-            (r#"{"outputs":[{"name":"a","format":"jpeg","width":-5}]}"#, "outputs[0].width"),
+            (
+                r#"{"outputs":[{"name":"a","format":"jpeg","width":-5}]}"#,
+                "outputs[0].width",
+            ),
         ] {
             let e = Recipe::from_json(json).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidRecipe, "{json}");
@@ -440,8 +476,14 @@ mod tests {
     #[test]
     fn colours_parse_and_print() {
         assert_eq!("#fff".parse::<Color>().unwrap(), Color::WHITE);
-        assert_eq!("#102030".parse::<Color>().unwrap(), Color([16, 32, 48, 255]));
-        assert_eq!("#10203040".parse::<Color>().unwrap(), Color([16, 32, 48, 64]));
+        assert_eq!(
+            "#102030".parse::<Color>().unwrap(),
+            Color([16, 32, 48, 255])
+        );
+        assert_eq!(
+            "#10203040".parse::<Color>().unwrap(),
+            Color([16, 32, 48, 64])
+        );
         assert_eq!(Color([16, 32, 48, 64]).to_string(), "#10203040");
         assert!("#12".parse::<Color>().is_err());
         assert!("#gggggg".parse::<Color>().is_err());

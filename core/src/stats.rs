@@ -31,7 +31,10 @@ pub(crate) struct Histogram {
 impl Histogram {
     pub(crate) fn record(&self, d: Duration) {
         let us = d.as_micros().min(u64::MAX as u128) as u64;
-        let i = BUCKET_BOUNDS_US.iter().position(|&b| us <= b).unwrap_or(BUCKET_BOUNDS_US.len());
+        let i = BUCKET_BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(BUCKET_BOUNDS_US.len());
         self.buckets[i].fetch_add(1, Relaxed);
         self.count.fetch_add(1, Relaxed);
         self.sum_us.fetch_add(us, Relaxed);
@@ -51,8 +54,13 @@ impl Histogram {
                 return 0;
             }
             let want = (q * count as f64).ceil().max(1.0) as u64;
-            let i = cumulative.iter().position(|&c| c >= want).unwrap_or(counts.len() - 1);
-            *BUCKET_BOUNDS_US.get(i).unwrap_or(BUCKET_BOUNDS_US.last().unwrap())
+            let i = cumulative
+                .iter()
+                .position(|&c| c >= want)
+                .unwrap_or(counts.len() - 1);
+            *BUCKET_BOUNDS_US
+                .get(i)
+                .unwrap_or(BUCKET_BOUNDS_US.last().unwrap())
         };
         LatencySnapshot {
             count,

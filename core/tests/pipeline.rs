@@ -17,7 +17,11 @@ fn every_input_format_decodes_and_reports_its_format() {
         let recipe = one(OutputSpec::new("o", OutputFormat::Png).size(60, 60));
         let report = process(&bytes, &recipe).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(report.input.format.as_str(), name);
-        assert_eq!((report.input.width, report.input.height), (120, 80), "{name}");
+        assert_eq!(
+            (report.input.width, report.input.height),
+            (120, 80),
+            "{name}"
+        );
         let out = &report.outputs[0];
         assert_eq!((out.width, out.height), (60, 40), "{name}");
         let (f, w, h) = sniff(out.data.as_ref().unwrap());
@@ -33,10 +37,14 @@ fn every_output_format_encodes() {
     let mut progressive = OutputSpec::new("jpeg_prog", OutputFormat::Jpeg).size(100, 100);
     progressive.progressive = true;
     let recipe = Recipe::new(vec![
-        OutputSpec::new("jpeg", OutputFormat::Jpeg).size(200, 200).quality(70),
+        OutputSpec::new("jpeg", OutputFormat::Jpeg)
+            .size(200, 200)
+            .quality(70),
         progressive,
         OutputSpec::new("png", OutputFormat::Png).size(100, 100),
-        OutputSpec::new("webp", OutputFormat::Webp).size(100, 100).quality(75),
+        OutputSpec::new("webp", OutputFormat::Webp)
+            .size(100, 100)
+            .quality(75),
         lossless,
     ]);
     let report = process(&input, &recipe).unwrap();
@@ -66,13 +74,34 @@ fn fit_modes_give_sharps_dimensions() {
         (Fit::Fill, (100, 100)),
     ];
     for (fit, dims) in cases {
-        let report = process(&input, &one(OutputSpec::new("o", OutputFormat::Png).size(100, 100).fit(fit))).unwrap();
-        assert_eq!((report.outputs[0].width, report.outputs[0].height), dims, "{fit:?}");
+        let report = process(
+            &input,
+            &one(OutputSpec::new("o", OutputFormat::Png)
+                .size(100, 100)
+                .fit(fit)),
+        )
+        .unwrap();
+        assert_eq!(
+            (report.outputs[0].width, report.outputs[0].height),
+            dims,
+            "{fit:?}"
+        );
     }
     // Portrait box and tall source.
     let tall = png(300, 900);
-    for (fit, dims) in [(Fit::Inside, (67, 200)), (Fit::Cover, (120, 200)), (Fit::Contain, (120, 200)), (Fit::Fill, (120, 200))] {
-        let r = process(&tall, &one(OutputSpec::new("o", OutputFormat::Png).size(120, 200).fit(fit))).unwrap();
+    for (fit, dims) in [
+        (Fit::Inside, (67, 200)),
+        (Fit::Cover, (120, 200)),
+        (Fit::Contain, (120, 200)),
+        (Fit::Fill, (120, 200)),
+    ] {
+        let r = process(
+            &tall,
+            &one(OutputSpec::new("o", OutputFormat::Png)
+                .size(120, 200)
+                .fit(fit)),
+        )
+        .unwrap();
         assert_eq!((r.outputs[0].width, r.outputs[0].height), dims, "{fit:?}");
     }
 }
@@ -80,10 +109,14 @@ fn fit_modes_give_sharps_dimensions() {
 #[test]
 fn contain_pads_with_the_background_and_cover_crops_the_centre() {
     let input = jpeg_of(&card(400, 200), &[]);
-    let mut spec = OutputSpec::new("o", OutputFormat::Png).size(100, 100).fit(Fit::Contain);
+    let mut spec = OutputSpec::new("o", OutputFormat::Png)
+        .size(100, 100)
+        .fit(Fit::Contain);
     spec.background = Some("#000000".parse().unwrap());
     let r = process(&input, &one(spec)).unwrap();
-    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap()).unwrap().to_rgb8();
+    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap())
+        .unwrap()
+        .to_rgb8();
     // 100x50 image centred: rows 0..25 and 75..100 are padding.
     assert_eq!(img.get_pixel(50, 5).0, [0, 0, 0]);
     assert_eq!(img.get_pixel(50, 95).0, [0, 0, 0]);
@@ -91,8 +124,16 @@ fn contain_pads_with_the_background_and_cover_crops_the_centre() {
 
     // cover on a 2:1 card to a square keeps the middle half: left half red/blue
     // quadrants' inner parts and right half green/white.
-    let r = process(&input, &one(OutputSpec::new("o", OutputFormat::Png).size(100, 100).fit(Fit::Cover))).unwrap();
-    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap()).unwrap().to_rgb8();
+    let r = process(
+        &input,
+        &one(OutputSpec::new("o", OutputFormat::Png)
+            .size(100, 100)
+            .fit(Fit::Cover)),
+    )
+    .unwrap();
+    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap())
+        .unwrap()
+        .to_rgb8();
     assert_eq!(colour_name(img.get_pixel(10, 10).0), "red");
     assert_eq!(colour_name(img.get_pixel(90, 10).0), "green");
     assert_eq!(colour_name(img.get_pixel(10, 90).0), "blue");
@@ -101,9 +142,19 @@ fn contain_pads_with_the_background_and_cover_crops_the_centre() {
 #[test]
 fn without_enlargement_is_the_default_and_can_be_lifted() {
     let input = png(50, 40);
-    let r = process(&input, &one(OutputSpec::new("o", OutputFormat::Png).size(500, 500))).unwrap();
+    let r = process(
+        &input,
+        &one(OutputSpec::new("o", OutputFormat::Png).size(500, 500)),
+    )
+    .unwrap();
     assert_eq!((r.outputs[0].width, r.outputs[0].height), (50, 40));
-    let r = process(&input, &one(OutputSpec::new("o", OutputFormat::Png).size(500, 500).without_enlargement(false))).unwrap();
+    let r = process(
+        &input,
+        &one(OutputSpec::new("o", OutputFormat::Png)
+            .size(500, 500)
+            .without_enlargement(false)),
+    )
+    .unwrap();
     assert_eq!((r.outputs[0].width, r.outputs[0].height), (500, 400));
 }
 
@@ -114,8 +165,16 @@ fn all_eight_exif_orientations_come_out_upright() {
         // Full size and resized both come out upright.
         for (spec, dims) in [
             (OutputSpec::new("o", OutputFormat::Png), (160, 80)),
-            (OutputSpec::new("o", OutputFormat::Png).size(80, 80), (80, 40)),
-            (OutputSpec::new("o", OutputFormat::Png).size(40, 40).fit(Fit::Cover), (40, 40)),
+            (
+                OutputSpec::new("o", OutputFormat::Png).size(80, 80),
+                (80, 40),
+            ),
+            (
+                OutputSpec::new("o", OutputFormat::Png)
+                    .size(40, 40)
+                    .fit(Fit::Cover),
+                (40, 40),
+            ),
         ] {
             let r = process(&input, &one(spec)).unwrap();
             assert_eq!(r.input.orientation, o);
@@ -126,16 +185,32 @@ fn all_eight_exif_orientations_come_out_upright() {
             let img = img.to_rgb8();
             let at = |x: u32, y: u32| colour_name(img.get_pixel(x, y).0);
             assert_eq!(at(w / 8, h / 8), "red", "orientation {o}, {dims:?}");
-            assert_eq!(at(w - 1 - w / 8, h / 8), "green", "orientation {o}, {dims:?}");
-            assert_eq!(at(w / 8, h - 1 - h / 8), "blue", "orientation {o}, {dims:?}");
-            assert_eq!(at(w - 1 - w / 8, h - 1 - h / 8), "white", "orientation {o}, {dims:?}");
+            assert_eq!(
+                at(w - 1 - w / 8, h / 8),
+                "green",
+                "orientation {o}, {dims:?}"
+            );
+            assert_eq!(
+                at(w / 8, h - 1 - h / 8),
+                "blue",
+                "orientation {o}, {dims:?}"
+            );
+            assert_eq!(
+                at(w - 1 - w / 8, h - 1 - h / 8),
+                "white",
+                "orientation {o}, {dims:?}"
+            );
         }
         // auto_orient off keeps the stored layout.
         let mut recipe = one(OutputSpec::new("o", OutputFormat::Png));
         recipe.auto_orient = false;
         let r = process(&input, &recipe).unwrap();
         let stored = if o >= 5 { (80, 160) } else { (160, 80) };
-        assert_eq!((r.outputs[0].width, r.outputs[0].height), stored, "orientation {o}");
+        assert_eq!(
+            (r.outputs[0].width, r.outputs[0].height),
+            stored,
+            "orientation {o}"
+        );
     }
 }
 
@@ -151,7 +226,11 @@ fn outputs_carry_no_exif_no_gps_no_stale_orientation() {
     let r = process(&input, &recipe).unwrap();
     for out in &r.outputs {
         let data = out.data.as_ref().unwrap();
-        assert!(!data.windows(10).any(|w| w == b"GPS-SECRET"), "{}", out.name);
+        assert!(
+            !data.windows(10).any(|w| w == b"GPS-SECRET"),
+            "{}",
+            out.name
+        );
         assert!(!data.windows(4).any(|w| w == b"Exif"), "{}", out.name);
         // Re-reading the output gives no orientation: the pixels are upright already.
         assert_eq!((out.width, out.height), (32, 64), "{}", out.name);
@@ -170,10 +249,20 @@ fn icc_is_kept_only_on_request() {
     let input = jpeg_of(&gradient(64, 64), &[(2, app2)]);
     let mut recipe = one(OutputSpec::new("j", OutputFormat::Jpeg));
     let stripped = process(&input, &recipe).unwrap();
-    assert!(!stripped.outputs[0].data.as_ref().unwrap().windows(11).any(|w| w == b"ICC_PROFILE"));
+    assert!(!stripped.outputs[0]
+        .data
+        .as_ref()
+        .unwrap()
+        .windows(11)
+        .any(|w| w == b"ICC_PROFILE"));
     recipe.strip_metadata = false;
     let kept = process(&input, &recipe).unwrap();
-    assert!(kept.outputs[0].data.as_ref().unwrap().windows(11).any(|w| w == b"ICC_PROFILE"));
+    assert!(kept.outputs[0]
+        .data
+        .as_ref()
+        .unwrap()
+        .windows(11)
+        .any(|w| w == b"ICC_PROFILE"));
 }
 
 #[test]
@@ -181,18 +270,33 @@ fn jpeg_flattens_alpha_on_the_background() {
     let rgba = image::RgbaImage::from_pixel(20, 20, image::Rgba([0, 0, 0, 0]));
     let input = encode(&image::DynamicImage::ImageRgba8(rgba), ImageFormat::Png);
     let r = process(&input, &one(OutputSpec::new("j", OutputFormat::Jpeg))).unwrap();
-    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap()).unwrap().to_rgb8();
-    assert!(img.get_pixel(10, 10).0.iter().all(|&c| c > 245), "transparent becomes white: {:?}", img.get_pixel(10, 10));
+    let img = image::load_from_memory(r.outputs[0].data.as_ref().unwrap())
+        .unwrap()
+        .to_rgb8();
+    assert!(
+        img.get_pixel(10, 10).0.iter().all(|&c| c > 245),
+        "transparent becomes white: {:?}",
+        img.get_pixel(10, 10)
+    );
 }
 
 #[test]
 fn garbage_and_truncation_give_typed_errors_never_panics() {
     let r = one(OutputSpec::new("o", OutputFormat::Png));
-    assert_eq!(process(b"", &r).unwrap_err().kind, ErrorKind::UnsupportedFormat);
-    assert_eq!(process(b"hello world, not an image", &r).unwrap_err().kind, ErrorKind::UnsupportedFormat);
+    assert_eq!(
+        process(b"", &r).unwrap_err().kind,
+        ErrorKind::UnsupportedFormat
+    );
+    assert_eq!(
+        process(b"hello world, not an image", &r).unwrap_err().kind,
+        ErrorKind::UnsupportedFormat
+    );
     let mut fake_png = b"\x89PNG\r\n\x1a\n".to_vec();
     fake_png.extend((0..200u32).map(|i| (i * 7919 % 251) as u8));
-    assert_eq!(process(&fake_png, &r).unwrap_err().kind, ErrorKind::DecodeFailed);
+    assert_eq!(
+        process(&fake_png, &r).unwrap_err().kind,
+        ErrorKind::DecodeFailed
+    );
     for (name, bytes) in every_format(64, 48) {
         for cut in [8usize, 20, 40, bytes.len() / 2, bytes.len() - 3] {
             if cut >= bytes.len() {
@@ -201,7 +305,10 @@ fn garbage_and_truncation_give_typed_errors_never_panics() {
             match process(&bytes[..cut], &r) {
                 Ok(_) => {} // some decoders fill a truncated tail, as libjpeg does
                 Err(e) => assert!(
-                    matches!(e.kind, ErrorKind::DecodeFailed | ErrorKind::UnsupportedFormat),
+                    matches!(
+                        e.kind,
+                        ErrorKind::DecodeFailed | ErrorKind::UnsupportedFormat
+                    ),
                     "{name} cut at {cut}: {e}"
                 ),
             }
@@ -214,11 +321,21 @@ fn encoded_outputs_decode_close_to_the_source() {
     // Guards against encoder bugs that give valid-looking but wrong streams (jpeg-encoder
     // 0.7.1's optimised Huffman tables did exactly that).
     let src = gradient(200, 150);
-    let input = encode(&image::DynamicImage::ImageRgb8(src.clone()), ImageFormat::Png);
+    let input = encode(
+        &image::DynamicImage::ImageRgb8(src.clone()),
+        ImageFormat::Png,
+    );
     for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp] {
         let r = process(&input, &one(OutputSpec::new("o", format))).unwrap();
-        let out = image::load_from_memory(r.outputs[0].data.as_ref().unwrap()).unwrap().to_rgb8();
-        let diff: u64 = out.as_raw().iter().zip(src.as_raw()).map(|(a, b)| (*a as i64 - *b as i64).unsigned_abs()).sum();
+        let out = image::load_from_memory(r.outputs[0].data.as_ref().unwrap())
+            .unwrap()
+            .to_rgb8();
+        let diff: u64 = out
+            .as_raw()
+            .iter()
+            .zip(src.as_raw())
+            .map(|(a, b)| (*a as i64 - *b as i64).unsigned_abs())
+            .sum();
         let mean = diff as f64 / src.as_raw().len() as f64;
         assert!(mean < 6.0, "{format}: mean abs error {mean}");
     }

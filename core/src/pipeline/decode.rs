@@ -33,9 +33,10 @@ pub(crate) fn map_image_error(format: InputFormat, e: ImageError) -> Error {
     match e {
         ImageError::Limits(l) => err(ErrorKind::LimitExceeded, format!("{format}: {l}")),
         ImageError::Unsupported(u) => err(ErrorKind::UnsupportedFormat, format!("{format}: {u}")),
-        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            err(ErrorKind::DecodeFailed, format!("{format}: truncated input"))
-        }
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => err(
+            ErrorKind::DecodeFailed,
+            format!("{format}: truncated input"),
+        ),
         other => err(ErrorKind::DecodeFailed, format!("{format}: {other}")),
     }
 }
@@ -43,9 +44,15 @@ pub(crate) fn map_image_error(format: InputFormat, e: ImageError) -> Error {
 /// Detects the format and checks it against the allow-list, without decoding.
 pub(crate) fn detect(data: &[u8], allowed: &[InputFormat]) -> Result<InputFormat, Error> {
     let format = InputFormat::detect(data).map_err(|name| match name {
-        Some(name) => err(ErrorKind::UnsupportedFormat, format!("{name} input is not supported")),
+        Some(name) => err(
+            ErrorKind::UnsupportedFormat,
+            format!("{name} input is not supported"),
+        ),
         None if data.is_empty() => err(ErrorKind::UnsupportedFormat, "empty input"),
-        None => err(ErrorKind::UnsupportedFormat, "input is not a recognised image format"),
+        None => err(
+            ErrorKind::UnsupportedFormat,
+            "input is not a recognised image format",
+        ),
     })?;
     if !allowed.contains(&format) {
         return Err(err(
@@ -60,7 +67,10 @@ pub(crate) fn detect(data: &[u8], allowed: &[InputFormat]) -> Result<InputFormat
 pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Error> {
     let pixels = width as u64 * height as u64;
     if width == 0 || height == 0 {
-        return Err(err(ErrorKind::DecodeFailed, format!("image has no pixels ({width}x{height})")));
+        return Err(err(
+            ErrorKind::DecodeFailed,
+            format!("image has no pixels ({width}x{height})"),
+        ));
     }
     if width > limits.max_width || height > limits.max_height || pixels > limits.max_pixels {
         return Err(err(
@@ -84,7 +94,11 @@ pub(crate) fn decode(
     if data.len() as u64 > limits.max_input_bytes {
         return Err(err(
             ErrorKind::LimitExceeded,
-            format!("input is {} bytes; the limit is {}", data.len(), limits.max_input_bytes),
+            format!(
+                "input is {} bytes; the limit is {}",
+                data.len(),
+                limits.max_input_bytes
+            ),
         ));
     }
     let format = detect(data, allowed)?;
@@ -94,13 +108,19 @@ pub(crate) fn decode(
     il.max_image_height = Some(limits.max_height);
     il.max_alloc = Some(limits.max_alloc);
     reader.limits(il);
-    let mut decoder = reader.into_decoder().map_err(|e| map_image_error(format, e))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| map_image_error(format, e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     if decoder.total_bytes() > limits.max_alloc {
         return Err(err(
             ErrorKind::LimitExceeded,
-            format!("decoding needs {} bytes; the limit is {}", decoder.total_bytes(), limits.max_alloc),
+            format!(
+                "decoding needs {} bytes; the limit is {}",
+                decoder.total_bytes(),
+                limits.max_alloc
+            ),
         ));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);

@@ -14,7 +14,11 @@ use crate::format::OutputFormat;
 use crate::recipe::OutputSpec;
 
 fn fail(spec: &OutputSpec, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::EncodeFailed, format!("output {:?} ({}): {e}", spec.name, spec.format)).at(Stage::Encode)
+    Error::new(
+        ErrorKind::EncodeFailed,
+        format!("output {:?} ({}): {e}", spec.name, spec.format),
+    )
+    .at(Stage::Encode)
 }
 
 /// Encodes `px` as `spec` asks, with `icc` embedded when given.
@@ -64,7 +68,8 @@ fn png(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Er
         Layout::Rgb8 => ExtendedColorType::Rgb8,
         Layout::Rgba8 => ExtendedColorType::Rgba8,
     };
-    enc.write_image(&px.buf, px.width, px.height, ct).map_err(|e| fail(spec, e))?;
+    enc.write_image(&px.buf, px.width, px.height, ct)
+        .map_err(|e| fail(spec, e))?;
     Ok(out)
 }
 
@@ -88,10 +93,17 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
 #[cfg(not(feature = "libwebp"))]
 fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     if !spec.lossless {
-        return Err(fail(spec, "lossy WebP needs the `libwebp` feature; use \"lossless\": true"));
+        return Err(fail(
+            spec,
+            "lossy WebP needs the `libwebp` feature; use \"lossless\": true",
+        ));
     }
     let px = px.clone().widen_to(Layout::Rgb8);
-    let ct = if px.layout == Layout::Rgba8 { ExtendedColorType::Rgba8 } else { ExtendedColorType::Rgb8 };
+    let ct = if px.layout == Layout::Rgba8 {
+        ExtendedColorType::Rgba8
+    } else {
+        ExtendedColorType::Rgb8
+    };
     let mut out = Vec::new();
     image::codecs::webp::WebPEncoder::new_lossless(&mut out)
         .write_image(&px.buf, px.width, px.height, ct)

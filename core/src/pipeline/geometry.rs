@@ -34,7 +34,13 @@ fn round(v: f64) -> u32 {
 /// Plans one output for an upright source of `sw`×`sh`.
 pub(crate) fn plan(sw: u32, sh: u32, spec: &OutputSpec) -> Plan {
     let (swf, shf) = (sw as f64, sh as f64);
-    let cap = |s: f64| if spec.without_enlargement { s.min(1.0) } else { s };
+    let cap = |s: f64| {
+        if spec.without_enlargement {
+            s.min(1.0)
+        } else {
+            s
+        }
+    };
     let scaled = |s: f64| (round(swf * s), round(shf * s));
     let simple = |resize| Plan {
         crop: None,
@@ -86,7 +92,9 @@ mod tests {
     use crate::format::OutputFormat;
 
     fn spec(w: Option<u32>, h: Option<u32>, fit: Fit, no_enlarge: bool) -> OutputSpec {
-        let mut s = OutputSpec::new("o", OutputFormat::Png).fit(fit).without_enlargement(no_enlarge);
+        let mut s = OutputSpec::new("o", OutputFormat::Png)
+            .fit(fit)
+            .without_enlargement(no_enlarge);
         s.width = w;
         s.height = h;
         s
@@ -99,15 +107,30 @@ mod tests {
         let p = plan(3000, 4000, &spec(Some(1600), Some(1600), Fit::Inside, true));
         assert_eq!(p.final_size(), (1200, 1600));
         // never enlarged by default
-        assert_eq!(plan(100, 50, &spec(Some(1600), Some(1600), Fit::Inside, true)).final_size(), (100, 50));
-        assert_eq!(plan(100, 50, &spec(Some(1600), Some(1600), Fit::Inside, false)).final_size(), (1600, 800));
+        assert_eq!(
+            plan(100, 50, &spec(Some(1600), Some(1600), Fit::Inside, true)).final_size(),
+            (100, 50)
+        );
+        assert_eq!(
+            plan(100, 50, &spec(Some(1600), Some(1600), Fit::Inside, false)).final_size(),
+            (1600, 800)
+        );
     }
 
     #[test]
     fn one_dimension_keeps_aspect() {
-        assert_eq!(plan(4000, 3000, &spec(Some(400), None, Fit::Cover, true)).final_size(), (400, 300));
-        assert_eq!(plan(4000, 3000, &spec(None, Some(300), Fit::Fill, true)).final_size(), (400, 300));
-        assert_eq!(plan(40, 30, &spec(None, None, Fit::Inside, true)).final_size(), (40, 30));
+        assert_eq!(
+            plan(4000, 3000, &spec(Some(400), None, Fit::Cover, true)).final_size(),
+            (400, 300)
+        );
+        assert_eq!(
+            plan(4000, 3000, &spec(None, Some(300), Fit::Fill, true)).final_size(),
+            (400, 300)
+        );
+        assert_eq!(
+            plan(40, 30, &spec(None, None, Fit::Inside, true)).final_size(),
+            (40, 30)
+        );
     }
 
     #[test]
@@ -136,9 +159,15 @@ mod tests {
 
     #[test]
     fn fill_stretches() {
-        assert_eq!(plan(4000, 3000, &spec(Some(300), Some(500), Fit::Fill, true)).final_size(), (300, 500));
+        assert_eq!(
+            plan(4000, 3000, &spec(Some(300), Some(500), Fit::Fill, true)).final_size(),
+            (300, 500)
+        );
         // each axis is capped on its own
-        assert_eq!(plan(200, 100, &spec(Some(300), Some(50), Fit::Fill, true)).final_size(), (200, 50));
+        assert_eq!(
+            plan(200, 100, &spec(Some(300), Some(50), Fit::Fill, true)).final_size(),
+            (200, 50)
+        );
     }
 
     #[test]

@@ -65,11 +65,17 @@ pub fn process(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
 
 /// Reads only the header: the format and stored dimensions, with limits checked, and
 /// without decoding pixels.
-pub fn probe(data: &[u8], limits: &Limits, formats: &[InputFormat]) -> Result<(InputFormat, u32, u32), Error> {
+pub fn probe(
+    data: &[u8],
+    limits: &Limits,
+    formats: &[InputFormat],
+) -> Result<(InputFormat, u32, u32), Error> {
     use image::ImageDecoder;
     let format = decode::detect(data, formats)?;
     let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format.to_image());
-    let decoder = reader.into_decoder().map_err(|e| decode::map_image_error(format, e))?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| decode::map_image_error(format, e))?;
     let (w, h) = decoder.dimensions();
     decode::check_dimensions(w, h, limits)?;
     Ok((format, w, h))
@@ -113,7 +119,13 @@ pub fn run(
         checkpoint(Stage::Resize)?;
         let t = Instant::now();
         let plan = geometry::plan(uw, uh, spec);
-        let px = render::render(src, orientation, &plan, spec.effective_background().0, spec.format.supports_alpha())?;
+        let px = render::render(
+            src,
+            orientation,
+            &plan,
+            spec.effective_background().0,
+            spec.format.supports_alpha(),
+        )?;
         timings.resize += t.elapsed();
 
         checkpoint(Stage::Encode)?;

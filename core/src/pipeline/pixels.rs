@@ -58,9 +58,15 @@ impl Pixels {
         let (w, h) = (self.width, self.height);
         let bad = "buffer length matches the dimensions";
         match self.layout {
-            Layout::L8 => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, self.buf).expect(bad)),
-            Layout::Rgb8 => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, self.buf).expect(bad)),
-            Layout::Rgba8 => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, self.buf).expect(bad)),
+            Layout::L8 => {
+                DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, self.buf).expect(bad))
+            }
+            Layout::Rgb8 => {
+                DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, self.buf).expect(bad))
+            }
+            Layout::Rgba8 => {
+                DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, self.buf).expect(bad))
+            }
         }
     }
 

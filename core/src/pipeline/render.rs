@@ -25,7 +25,10 @@ thread_local! {
 pub(crate) fn transposes(o: Orientation) -> bool {
     matches!(
         o,
-        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
     )
 }
 
@@ -43,10 +46,12 @@ fn resize_error(e: impl std::fmt::Display) -> Error {
 
 /// Crops and resizes `src` (stored space) to `size`.
 fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixels, Error> {
-    let src_view = fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
-        .map_err(resize_error)?;
+    let src_view =
+        fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
+            .map_err(resize_error)?;
     let mut dst = fr::images::Image::new(size.0, size.1, pixel_type(src.layout));
-    let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+    let mut opts =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     if let Some([x, y, w, h]) = crop {
         opts = opts.crop(x, y, w, h);
     }
@@ -86,7 +91,12 @@ fn pad(px: Pixels, canvas: (u32, u32, u32, u32), bg: [u8; 4], keep_alpha: bool) 
         Layout::Rgb8 => bg[..3].to_vec(),
         Layout::Rgba8 => bg.to_vec(),
     };
-    let mut buf: Vec<u8> = fill.iter().copied().cycle().take(cw as usize * ch as usize * n).collect();
+    let mut buf: Vec<u8> = fill
+        .iter()
+        .copied()
+        .cycle()
+        .take(cw as usize * ch as usize * n)
+        .collect();
     let row = px.width as usize * n;
     for y in 0..px.height as usize {
         let dst = ((oy as usize + y) * cw as usize + ox as usize) * n;
@@ -109,8 +119,14 @@ pub(crate) fn render<'a>(
     keep_alpha: bool,
 ) -> Result<Cow<'a, Pixels>, Error> {
     let t = transposes(orientation);
-    let size = if t { (plan.resize.1, plan.resize.0) } else { plan.resize };
-    let crop = plan.crop.map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] });
+    let size = if t {
+        (plan.resize.1, plan.resize.0)
+    } else {
+        plan.resize
+    };
+    let crop = plan
+        .crop
+        .map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] });
     let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
         Cow::Borrowed(src)
     } else {

@@ -15,7 +15,12 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// Writes `data` to `dir/key/file_name` atomically and returns the final path.
-pub(crate) fn save_atomic(dir: &Path, key: &str, file_name: &str, data: &[u8]) -> Result<PathBuf, Error> {
+pub(crate) fn save_atomic(
+    dir: &Path,
+    key: &str,
+    file_name: &str,
+    data: &[u8],
+) -> Result<PathBuf, Error> {
     let folder = dir.join(key);
     std::fs::create_dir_all(&folder).map_err(|e| fail(&folder, e))?;
     let target = folder.join(file_name);

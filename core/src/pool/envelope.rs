@@ -40,13 +40,20 @@ impl Envelope {
     /// Stops the job if it was cancelled or its deadline passed.
     pub(crate) fn check(&self, stage: Stage) -> Result<(), Error> {
         if self.control.cancelled.load(Ordering::Relaxed) {
-            return Err(Error::new(ErrorKind::Cancelled, format!("cancelled before the {stage} stage")).at(stage));
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!("cancelled before the {stage} stage"),
+            )
+            .at(stage));
         }
         if let Some(d) = self.deadline {
             if Instant::now() >= d {
                 return Err(Error::new(
                     ErrorKind::TimedOut,
-                    format!("deadline passed before the {stage} stage, {:?} after acceptance", self.accepted.elapsed()),
+                    format!(
+                        "deadline passed before the {stage} stage, {:?} after acceptance",
+                        self.accepted.elapsed()
+                    ),
                 )
                 .at(stage));
             }
@@ -57,7 +64,9 @@ impl Envelope {
     /// Delivers the job's one outcome: updates stats, emits `job_finished`, then calls
     /// the reply. Does nothing if already completed.
     pub(crate) fn complete(&mut self, result: Result<Report, Error>, queued: Duration) {
-        let Some(reply) = self.reply.take() else { return };
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
         let shared = &self.shared;
         shared.controls.remove(&self.id.0);
         let stats = &shared.stats;
@@ -119,7 +128,11 @@ impl Drop for Envelope {
         if self.reply.is_some() {
             let queued = self.accepted.elapsed();
             self.complete(
-                Err(Error::new(ErrorKind::ShutDown, "the pool dropped the job before running it").at(Stage::Queue)),
+                Err(Error::new(
+                    ErrorKind::ShutDown,
+                    "the pool dropped the job before running it",
+                )
+                .at(Stage::Queue)),
                 queued,
             );
         }

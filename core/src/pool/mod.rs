@@ -28,8 +28,8 @@ use web_time::Instant;
 
 use self::envelope::{Control, Envelope};
 pub use self::submit_error::SubmitError;
-pub use self::ticket::{Outcomes, Ticket};
 use self::ticket::Reply;
+pub use self::ticket::{Outcomes, Ticket};
 use crate::config::{PoolConfig, Settings};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventBus, Subscription};
@@ -178,7 +178,10 @@ impl Pool {
         let queue_capacity = config.resolved_queue_capacity();
         if let Some(dir) = &config.output_dir {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::new(ErrorKind::InvalidArgument, format!("output_dir {}: {e}", dir.display()))
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("output_dir {}: {e}", dir.display()),
+                )
             })?;
         }
         let (tx, rx) = crossbeam_channel::bounded(queue_capacity);
@@ -203,7 +206,12 @@ impl Pool {
             let h = std::thread::Builder::new()
                 .name(format!("conveyor-worker-{i}"))
                 .spawn(move || worker::worker_main(i, rx, shared))
-                .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cannot start a worker thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("cannot start a worker thread: {e}"),
+                    )
+                })?;
             handles.push(h);
         }
         let ticker = config.stats_interval_ms.map(|ms| {
@@ -216,7 +224,8 @@ impl Pool {
                         stop_rx.recv_timeout(Duration::from_millis(ms))
                     {
                         if shared.events.has_subscribers() {
-                            let stats = shared.stats.snapshot(shared.workers, shared.queue_capacity);
+                            let stats =
+                                shared.stats.snapshot(shared.workers, shared.queue_capacity);
                             shared.events.emit(|| Event::Stats { stats });
                         }
                     }
@@ -235,7 +244,12 @@ impl Pool {
         })
     }
 
-    fn enqueue(&self, job: Job, reply: impl FnOnce(JobId) -> Reply, mode: Mode) -> Result<JobId, SubmitError> {
+    fn enqueue(
+        &self,
+        job: Job,
+        reply: impl FnOnce(JobId) -> Reply,
+        mode: Mode,
+    ) -> Result<JobId, SubmitError> {
         let inner = &*self.inner;
         let shared = &inner.shared;
         shared.submitting.fetch_add(1, Ordering::SeqCst);
@@ -261,7 +275,10 @@ impl Pool {
         shared.stats.queued.fetch_add(1, Ordering::Relaxed);
         shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let input_bytes = job.data.len() as u64;
-        shared.events.emit(|| Event::JobQueued { job_id: id, input_bytes });
+        shared.events.emit(|| Event::JobQueued {
+            job_id: id,
+            input_bytes,
+        });
         let env = Envelope {
             id,
             deadline: job.timeout.map(|t| accepted + t),
@@ -274,15 +291,23 @@ impl Pool {
             running: false,
         };
         let refused = match mode {
-            Mode::Block => inner.tx.send(Msg::Job(env)).err().map(|e| (e.into_inner(), ErrorKind::ShutDown)),
+            Mode::Block => inner
+                .tx
+                .send(Msg::Job(env))
+                .err()
+                .map(|e| (e.into_inner(), ErrorKind::ShutDown)),
             Mode::Try => inner.tx.try_send(Msg::Job(env)).err().map(|e| match e {
                 TrySendError::Full(m) => (m, ErrorKind::QueueFull),
                 TrySendError::Disconnected(m) => (m, ErrorKind::ShutDown),
             }),
-            Mode::Timeout(d) => inner.tx.send_timeout(Msg::Job(env), d).err().map(|e| match e {
-                SendTimeoutError::Timeout(m) => (m, ErrorKind::TimedOut),
-                SendTimeoutError::Disconnected(m) => (m, ErrorKind::ShutDown),
-            }),
+            Mode::Timeout(d) => inner
+                .tx
+                .send_timeout(Msg::Job(env), d)
+                .err()
+                .map(|e| match e {
+                    SendTimeoutError::Timeout(m) => (m, ErrorKind::TimedOut),
+                    SendTimeoutError::Disconnected(m) => (m, ErrorKind::ShutDown),
+                }),
         };
         let Some((Msg::Job(mut env), kind)) = refused else {
             return Ok(id);
@@ -295,7 +320,10 @@ impl Pool {
         shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
         shared.stats.accepted.fetch_sub(1, Ordering::Relaxed);
         shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        shared.events.emit(|| Event::JobRejected { job_id: id, reason: kind });
+        shared.events.emit(|| Event::JobRejected {
+            job_id: id,
+            reason: kind,
+        });
         Err(match kind {
             ErrorKind::QueueFull => SubmitError::Full(job),
             ErrorKind::TimedOut => SubmitError::Timeout(job),
@@ -338,7 +366,11 @@ impl Pool {
 
     /// Submits a job (blocking while the queue is full); `callback` receives its outcome
     /// exactly once, on a pool thread. A panicking callback is contained.
-    pub fn submit_with(&self, job: Job, callback: impl FnOnce(Outcome) + Send + 'static) -> Result<JobId, SubmitError> {
+    pub fn submit_with(
+        &self,
+        job: Job,
+        callback: impl FnOnce(Outcome) + Send + 'static,
+    ) -> Result<JobId, SubmitError> {
         self.enqueue(job, |_| Reply::Callback(Box::new(callback)), Mode::Block)
     }
 
@@ -358,14 +390,18 @@ impl Pool {
     /// Submits a job (blocking while the queue is full) whose outcome goes to the
     /// shared [`Outcomes`] receiver (see [`Pool::outcomes`]).
     pub fn submit_collected(&self, job: Job) -> Result<JobId, SubmitError> {
-        let Some(tx) = self.collector() else { return Err(SubmitError::ShutDown(job)) };
+        let Some(tx) = self.collector() else {
+            return Err(SubmitError::ShutDown(job));
+        };
         self.enqueue(job, |_| Reply::Collector(tx), Mode::Block)
     }
 
     /// As [`Pool::submit_collected`], but hands the job back with `Full` instead of
     /// blocking.
     pub fn try_submit_collected(&self, job: Job) -> Result<JobId, SubmitError> {
-        let Some(tx) = self.collector() else { return Err(SubmitError::ShutDown(job)) };
+        let Some(tx) = self.collector() else {
+            return Err(SubmitError::ShutDown(job));
+        };
         self.enqueue(job, |_| Reply::Collector(tx), Mode::Try)
     }
 
@@ -464,7 +500,9 @@ impl Inner {
         let mut guard = this.handles.lock().unwrap_or_else(|e| e.into_inner());
         let Some(handles) = guard.take() else { return };
         let shared = &this.shared;
-        shared.events.emit(|| Event::ShuttingDown { graceful: !now });
+        shared
+            .events
+            .emit(|| Event::ShuttingDown { graceful: !now });
         if now {
             shared.abort_queued.store(true, Ordering::SeqCst);
         }

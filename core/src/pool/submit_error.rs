@@ -47,11 +47,15 @@ impl SubmitError {
 
 impl fmt::Debug for SubmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SubmitError::{}(..)", match self {
-            SubmitError::Full(_) => "Full",
-            SubmitError::ShutDown(_) => "ShutDown",
-            SubmitError::Timeout(_) => "Timeout",
-        })
+        write!(
+            f,
+            "SubmitError::{}(..)",
+            match self {
+                SubmitError::Full(_) => "Full",
+                SubmitError::ShutDown(_) => "ShutDown",
+                SubmitError::Timeout(_) => "Timeout",
+            }
+        )
     }
 }
 

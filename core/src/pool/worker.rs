@@ -51,7 +51,11 @@ fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
     shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
     let queued = env.accepted.elapsed();
     if shared.abort_queued.load(Ordering::SeqCst) {
-        let e = Error::new(ErrorKind::Cancelled, "cancelled by shutdown_now before it ran").at(Stage::Queue);
+        let e = Error::new(
+            ErrorKind::Cancelled,
+            "cancelled by shutdown_now before it ran",
+        )
+        .at(Stage::Queue);
         return env.complete(Err(e), queued);
     }
     if let Err(e) = env.check(Stage::Queue) {
@@ -92,7 +96,10 @@ fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
             pipeline::run(&job.data, recipe, &ctx, &mut |stage| env_ref.check(stage))
         }))
         .unwrap_or_else(|p| {
-            Err(Error::new(ErrorKind::Panicked, format!("the job panicked: {}", panic_message(&*p))))
+            Err(Error::new(
+                ErrorKind::Panicked,
+                format!("the job panicked: {}", panic_message(&*p)),
+            ))
         })
     };
     env.complete(result, queued);

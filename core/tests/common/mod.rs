@@ -10,7 +10,11 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 /// A deterministic RGB gradient.
 pub fn gradient(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, ((x + y) % 256) as u8])
+        Rgb([
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            ((x + y) % 256) as u8,
+        ])
     })
 }
 
@@ -41,8 +45,13 @@ pub fn jpeg_of(img: &RgbImage, segments: &[(u8, Vec<u8>)]) -> Vec<u8> {
     for (n, data) in segments {
         enc.add_app_segment(*n, data.clone()).unwrap();
     }
-    enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb)
-        .unwrap();
+    enc.encode(
+        img.as_raw(),
+        img.width() as u16,
+        img.height() as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )
+    .unwrap();
     out
 }
 
@@ -112,10 +121,19 @@ pub fn oriented_jpeg(w: u32, h: u32, exif_value: u8) -> Vec<u8> {
 
 /// The nearest of red, green, blue, white.
 pub fn colour_name(p: [u8; 3]) -> &'static str {
-    let names = [("red", [255, 0, 0]), ("green", [0, 255, 0]), ("blue", [0, 0, 255]), ("white", [255, 255, 255])];
+    let names: [(&str, [u8; 3]); 4] = [
+        ("red", [255, 0, 0]),
+        ("green", [0, 255, 0]),
+        ("blue", [0, 0, 255]),
+        ("white", [255, 255, 255]),
+    ];
     names
         .iter()
-        .min_by_key(|(_, c)| (0..3).map(|i| (p[i] as i32 - c[i] as i32).pow(2)).sum::<i32>())
+        .min_by_key(|(_, c)| {
+            (0..3)
+                .map(|i| (p[i] as i32 - c[i] as i32).pow(2))
+                .sum::<i32>()
+        })
         .unwrap()
         .0
 }
@@ -123,7 +141,9 @@ pub fn colour_name(p: [u8; 3]) -> &'static str {
 /// Input bytes of every format conveyor decodes, `w`×`h`.
 pub fn every_format(w: u32, h: u32) -> Vec<(&'static str, Vec<u8>)> {
     let rgb = DynamicImage::ImageRgb8(gradient(w, h));
-    let rgba = DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| Rgba([x as u8, y as u8, 90, 200])));
+    let rgba = DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| {
+        Rgba([x as u8, y as u8, 90, 200])
+    }));
     vec![
         ("jpeg", encode(&rgb, ImageFormat::Jpeg)),
         ("png", encode(&rgba, ImageFormat::Png)),
@@ -154,7 +174,10 @@ pub fn png_bomb_header(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend(h.to_be_bytes());
     ihdr.extend([8, 2, 0, 0, 0]);
     p.extend(chunk(b"IHDR", &ihdr));
-    p.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    p.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     p.extend(chunk(b"IEND", &[]));
     p
 }
@@ -180,14 +203,18 @@ trait WriteFixed {
 impl<W: std::io::Write> WriteFixed for image::codecs::png::PngEncoder<W> {
     fn write_image_fixed(self, buf: &[u8], w: u32, h: u32) {
         use image::ImageEncoder;
-        self.write_image(buf, w, h, image::ExtendedColorType::L8).unwrap();
+        self.write_image(buf, w, h, image::ExtendedColorType::L8)
+            .unwrap();
     }
 }
 
 /// A JPEG whose SOF header is patched to declare `w`×`h`.
 pub fn jpeg_with_declared_size(w: u16, h: u16) -> Vec<u8> {
     let mut j = jpeg(16, 16);
-    let sof = j.windows(2).position(|m| m == [0xFF, 0xC0]).expect("baseline SOF0");
+    let sof = j
+        .windows(2)
+        .position(|m| m == [0xFF, 0xC0])
+        .expect("baseline SOF0");
     j[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
     j[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
     j

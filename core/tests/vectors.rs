@@ -1,0 +1,176 @@
+//! Replays the shared test vectors in `testdata/vectors` (which the C, Python and JS
+//! bindings replay too), checks the committed input images are what the generator
+//! makes, and checks the committed error-code table.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use conveyor::{ErrorKind, Job, Limits, Pool, Recipe};
+use image::{DynamicImage, ImageFormat};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+fn bless() -> bool {
+    std::env::var_os("CONVEYOR_BLESS").is_some()
+}
+
+/// Every input file, as the generator makes it.
+fn inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let rgb = |w, h| DynamicImage::ImageRgb8(gradient(w, h));
+    let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(300, 200, |x, y| {
+        image::Rgba([
+            (x % 256) as u8,
+            (y % 256) as u8,
+            100,
+            if x < 150 { 255 } else { 64 },
+        ])
+    }));
+    let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();
+    fake.extend((0..120u32).map(|i| (i * 31 % 251) as u8));
+    vec![
+        ("photo_640x480.jpg", jpeg(640, 480)),
+        ("card_orient6.jpg", oriented_jpeg(320, 240, 6)),
+        ("card_orient8.jpg", oriented_jpeg(320, 240, 8)),
+        ("rgba_300x200.png", encode(&rgba, ImageFormat::Png)),
+        (
+            "gradient_120x90.gif",
+            encode(&rgb(120, 90), ImageFormat::Gif),
+        ),
+        (
+            "gradient_100x100.webp",
+            encode(&rgb(100, 100), ImageFormat::WebP),
+        ),
+        ("gradient_64x32.bmp", encode(&rgb(64, 32), ImageFormat::Bmp)),
+        (
+            "gradient_80x60.tiff",
+            encode(&rgb(80, 60), ImageFormat::Tiff),
+        ),
+        ("icon_32x32.ico", encode(&rgb(32, 32), ImageFormat::Ico)),
+        (
+            "garbage.bin",
+            b"this is not an image at all, just text\n".to_vec(),
+        ),
+        ("fake.png", fake),
+        ("bomb_50000x50000.png", png_bomb_header(50_000, 50_000)),
+    ]
+}
+
+#[test]
+fn committed_inputs_match_the_generator() {
+    let dir = root().join("vectors/inputs");
+    for (name, bytes) in inputs() {
+        let path = dir.join(name);
+        if bless() {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with CONVEYOR_BLESS=1)", path.display()));
+        assert!(
+            committed == bytes,
+            "{name} differs from the generator (run with CONVEYOR_BLESS=1)"
+        );
+    }
+}
+
+#[test]
+fn the_error_code_table_is_current() {
+    let table: Vec<Value> = ErrorKind::ALL
+        .iter()
+        .map(|k| serde_json::json!({"code": k.code(), "name": k.as_str(), "description": k.description()}))
+        .collect();
+    let text = serde_json::to_string_pretty(&table).unwrap() + "\n";
+    let path = root().join("error_codes.json");
+    if bless() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "run with CONVEYOR_BLESS=1"
+    );
+}
+
+#[test]
+fn every_vector_gives_the_expected_outcome() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("vectors/vectors.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let input = std::fs::read(
+            root()
+                .join("vectors/inputs")
+                .join(case["input"].as_str().unwrap()),
+        )
+        .unwrap();
+        let limits: Limits = match case.get("limits") {
+            Some(l) => serde_json::from_value(l.clone()).unwrap(),
+            None => Limits::default(),
+        };
+        let expect = &case["expect"];
+        // The recipe goes through its JSON text, exactly as the bindings pass it.
+        let outcome = Recipe::from_json(&case["recipe"].to_string()).and_then(|recipe| {
+            let pool = Pool::builder().workers(1).limits(limits).build()?;
+            pool.submit(Job::new(input).with_recipe(recipe))
+                .map_err(conveyor::Error::from)?
+                .wait()
+                .result
+        });
+        match (expect["ok"].as_bool().unwrap(), outcome) {
+            (true, Ok(report)) => {
+                let want_in = &expect["input"];
+                assert_eq!(report.input.format.as_str(), want_in["format"], "{name}");
+                assert_eq!(
+                    (report.input.width as u64, report.input.height as u64),
+                    (
+                        want_in["width"].as_u64().unwrap(),
+                        want_in["height"].as_u64().unwrap()
+                    ),
+                    "{name}"
+                );
+                let want = expect["outputs"].as_array().unwrap();
+                assert_eq!(report.outputs.len(), want.len(), "{name}");
+                for (got, want) in report.outputs.iter().zip(want) {
+                    assert_eq!(got.name, want["name"].as_str().unwrap(), "{name}");
+                    assert_eq!(
+                        got.format.as_str(),
+                        want["format"].as_str().unwrap(),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        (got.width as u64, got.height as u64),
+                        (
+                            want["width"].as_u64().unwrap(),
+                            want["height"].as_u64().unwrap()
+                        ),
+                        "{name}/{}",
+                        got.name
+                    );
+                    let (f, w, h) = sniff(got.data.as_ref().unwrap());
+                    assert_eq!(
+                        (f.extensions_str()[0], w, h),
+                        (got.format.extension(), got.width, got.height),
+                        "{name}: bytes match the report"
+                    );
+                }
+            }
+            (false, Err(e)) => assert_eq!(
+                e.kind.as_str(),
+                expect["code"].as_str().unwrap(),
+                "{name}: {e}"
+            ),
+            (ok, got) => panic!(
+                "{name}: expected ok={ok}, got {:?}",
+                got.map(|r| r.outputs.len())
+            ),
+        }
+    }
+}
