@@ -1,0 +1,122 @@
+//! `upload-loadgen`: sends a fixed number of concurrent uploads to an upload server and
+//! reports throughput, latency percentiles and the share of 503 answers.
+//!
+//! `upload-loadgen --url http://127.0.0.1:8080/uploads --file photo.jpg --count 500 --concurrency 16`
+//!
+//! Loopback only in this project's tests; it stops after `--count` requests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+/// Options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "upload-loadgen",
+    about = "Fixed-count concurrent upload load test"
+)]
+struct Args {
+    /// Upload endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8080/uploads")]
+    url: String,
+    /// Image to upload as the raw body (repeatable: files are used in turn).
+    #[arg(long, required = true)]
+    file: Vec<std::path::PathBuf>,
+    /// Total uploads.
+    #[arg(long, default_value_t = 200)]
+    count: u64,
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let bodies: Vec<Vec<u8>> = args
+        .file
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<_, _>>()?;
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(args.count as usize)));
+    let statuses = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (bodies, next, latencies, statuses, url) = (
+                bodies.clone(),
+                next.clone(),
+                latencies.clone(),
+                statuses.clone(),
+                args.url.clone(),
+            );
+            let count = args.count;
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(120))
+                    .build()
+                    .unwrap();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    let body = bodies[(i as usize) % bodies.len()].clone();
+                    let t = Instant::now();
+                    let status = match client.post(&url).body(body).send() {
+                        Ok(r) => {
+                            let s = r.status().as_u16();
+                            let _ = r.bytes();
+                            s
+                        }
+                        Err(_) => 0,
+                    };
+                    let dt = t.elapsed();
+                    if status == 201 {
+                        latencies.lock().unwrap().push(dt);
+                    }
+                    *statuses.lock().unwrap().entry(status).or_default() += 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("load thread");
+    }
+    let wall = start.elapsed();
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort();
+    let pct = |q: f64| -> f64 {
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let i = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1;
+        lat[i].as_secs_f64() * 1000.0
+    };
+    let statuses = statuses.lock().unwrap().clone();
+    let ok = *statuses.get(&201).unwrap_or(&0);
+    let busy = *statuses.get(&503).unwrap_or(&0);
+    let report = serde_json::json!({
+        "requests": args.count, "concurrency": args.concurrency, "wall_s": wall.as_secs_f64(),
+        "created": ok, "throughput_per_s": ok as f64 / wall.as_secs_f64(),
+        "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+        "share_503": busy as f64 / args.count as f64,
+        "statuses": statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{} uploads, {} in flight: {:.1} s, {} created ({:.1}/s), p50 {:.1} ms, p99 {:.1} ms, 503 share {:.1} %, statuses {:?}",
+            args.count, args.concurrency, wall.as_secs_f64(), ok, ok as f64 / wall.as_secs_f64(),
+            pct(0.5), pct(0.99), 100.0 * busy as f64 / args.count as f64, statuses
+        );
+    }
+    Ok(())
+}

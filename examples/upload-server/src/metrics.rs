@@ -1,0 +1,115 @@
+//! `GET /metrics`: the pool's statistics in the Prometheus text format (version 0.0.4):
+//! queue depth, running jobs, jobs by outcome, and per-stage latency histograms.
+
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use conveyor::stats::BUCKET_BOUNDS_US;
+use conveyor::ErrorKind;
+
+use crate::app::AppState;
+
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let s = app.pool.stats();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, String)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in lines {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |v: u64| vec![(String::new(), v.to_string())];
+    metric(
+        "conveyor_workers",
+        "gauge",
+        "Worker threads.",
+        &one(s.workers as u64),
+    );
+    metric(
+        "conveyor_queue_capacity",
+        "gauge",
+        "Job queue capacity.",
+        &one(s.queue_capacity as u64),
+    );
+    metric(
+        "conveyor_queue_depth",
+        "gauge",
+        "Jobs waiting in the queue.",
+        &one(s.queued),
+    );
+    metric(
+        "conveyor_jobs_running",
+        "gauge",
+        "Jobs being processed.",
+        &one(s.running),
+    );
+    metric(
+        "conveyor_jobs_accepted_total",
+        "counter",
+        "Jobs accepted.",
+        &one(s.accepted),
+    );
+    metric(
+        "conveyor_jobs_completed_total",
+        "counter",
+        "Jobs that succeeded.",
+        &one(s.completed),
+    );
+    metric(
+        "conveyor_jobs_rejected_total",
+        "counter",
+        "Submissions refused because the queue was full.",
+        &one(s.rejected),
+    );
+    let failed: Vec<_> = ErrorKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                format!("{{kind=\"{k}\"}}"),
+                s.failed.get(k).copied().unwrap_or(0).to_string(),
+            )
+        })
+        .collect();
+    metric(
+        "conveyor_jobs_failed_total",
+        "counter",
+        "Jobs that failed, by error kind.",
+        &failed,
+    );
+    let mut lines = Vec::new();
+    for (stage, h) in &s.latency {
+        for (bound, count) in BUCKET_BOUNDS_US.iter().zip(&h.cumulative_buckets) {
+            lines.push((
+                format!(
+                    "_bucket{{stage=\"{stage}\",le=\"{}\"}}",
+                    *bound as f64 / 1e6
+                ),
+                count.to_string(),
+            ));
+        }
+        lines.push((
+            format!("_bucket{{stage=\"{stage}\",le=\"+Inf\"}}"),
+            h.count.to_string(),
+        ));
+        lines.push((
+            format!("_sum{{stage=\"{stage}\"}}"),
+            format!("{}", h.sum_us as f64 / 1e6),
+        ));
+        lines.push((format!("_count{{stage=\"{stage}\"}}"), h.count.to_string()));
+    }
+    metric(
+        "conveyor_stage_duration_seconds",
+        "histogram",
+        "Time per job stage.",
+        &lines,
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}
