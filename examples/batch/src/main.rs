@@ -1,1 +1,262 @@
-fn main() {}
+//! `conveyor-batch`: process files and folders (walked recursively) with a conveyor
+//! pool, showing a progress bar, then a summary; or one JSON line per image (`--json`).
+//!
+//! ```text
+//! conveyor-batch photos/ extra.png --out processed/ [--recipe recipe.json] [--workers 4] [--json]
+//! ```
+//!
+//! Inside folders only image extensions are taken (jpg, jpeg, png, gif, webp, bmp,
+//! tif, tiff, ico); files named on the command line are always tried. Each input's
+//! outputs go to `OUT/<relative path without extension>/<output name>.<ext>`.
+//! The exit status is 1 when any image failed (they are listed on stderr), 2 on usage
+//! errors, 0 otherwise.
+
+mod inputs;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use conveyor::{ErrorKind, Job, Limits, Outcome, Pool, PoolConfig, Recipe};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+/// Options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "conveyor-batch",
+    version,
+    about = "Resize and compress images in bulk with conveyor"
+)]
+struct Args {
+    /// Files and folders to process (folders are walked recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Recipe JSON file (the shared schema). Default: 1600 px JPEG + 320 px WebP.
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// Worker threads (default: the available parallelism).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Print one JSON line per image instead of the progress bar and summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What happened to one input file.
+struct Done {
+    file: PathBuf,
+    input_bytes: u64,
+    result: Result<conveyor::Report, conveyor::Error>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("conveyor-batch: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let recipe = match &args.recipe {
+        Some(p) => Recipe::from_json(
+            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )?,
+        None => Recipe::default(),
+    };
+    let files = inputs::collect(&args.inputs)?;
+    let limits = Limits::default();
+    let pool = Arc::new(Pool::from_config(PoolConfig {
+        workers: args.workers,
+        output_dir: Some(args.out.clone()),
+        default_recipe: Some(recipe),
+        limits: Some(limits),
+        ..PoolConfig::default()
+    })?);
+
+    let total = files.len() as u64;
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    let start = Instant::now();
+
+    // Producer: reads files and submits them (blocking while the queue is full, so
+    // memory stays bounded); files that cannot be read fail here.
+    let (early_tx, early_rx) = std::sync::mpsc::channel::<Done>();
+    let by_key: HashMap<String, (PathBuf, u64)> = HashMap::new();
+    let by_key = Arc::new(std::sync::Mutex::new(by_key));
+    let producer = {
+        let (pool, by_key) = (pool.clone(), by_key.clone());
+        std::thread::spawn(move || {
+            for f in files {
+                let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+                if size > limits.max_input_bytes {
+                    let e = conveyor::Error::new(
+                        ErrorKind::LimitExceeded,
+                        format!(
+                            "file is {size} bytes; the limit is {}",
+                            limits.max_input_bytes
+                        ),
+                    );
+                    let _ = early_tx.send(Done {
+                        file: f.path,
+                        input_bytes: size,
+                        result: Err(e),
+                    });
+                    continue;
+                }
+                match std::fs::read(&f.path) {
+                    Ok(data) => {
+                        by_key
+                            .lock()
+                            .unwrap()
+                            .insert(f.key.clone(), (f.path.clone(), data.len() as u64));
+                        if let Err(e) = pool.submit_collected(Job::new(data).with_key(f.key)) {
+                            let _ = early_tx.send(Done {
+                                file: f.path,
+                                input_bytes: size,
+                                result: Err(e.into()),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        let e = conveyor::Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!("cannot read the file: {e}"),
+                        );
+                        let _ = early_tx.send(Done {
+                            file: f.path,
+                            input_bytes: 0,
+                            result: Err(e),
+                        });
+                    }
+                }
+            }
+        })
+    };
+
+    let outcomes = pool.outcomes();
+    let mut done: Vec<Done> = Vec::with_capacity(total as usize);
+    while (done.len() as u64) < total {
+        let next = match early_rx.try_recv() {
+            Ok(d) => Some(d),
+            Err(_) => outcomes
+                .recv_timeout(std::time::Duration::from_millis(50))
+                .map(|o| to_done(o, &by_key)),
+        };
+        let Some(d) = next else { continue };
+        if args.json {
+            println!("{}", json_line(&d, &args.out));
+        }
+        if let Err(e) = &d.result {
+            bar.set_message(format!(
+                "{} failed",
+                done.iter().filter(|d| d.result.is_err()).count() + 1
+            ));
+            if !args.json {
+                bar.println(format!("failed: {} ({})", d.file.display(), e.kind));
+            }
+        }
+        bar.inc(1);
+        done.push(d);
+    }
+    producer.join().expect("the producer thread");
+    pool.shutdown();
+    bar.finish_and_clear();
+    let elapsed = start.elapsed();
+
+    let failed: Vec<&Done> = done.iter().filter(|d| d.result.is_err()).collect();
+    if !args.json {
+        print_summary(&done, elapsed);
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} of {} images failed:", failed.len(), done.len());
+    for d in &failed {
+        if let Err(e) = &d.result {
+            eprintln!("  {}: {} ({})", d.file.display(), e.kind, e.message);
+        }
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn to_done(o: Outcome, by_key: &std::sync::Mutex<HashMap<String, (PathBuf, u64)>>) -> Done {
+    let key = o.key.clone().unwrap_or_default();
+    let (file, input_bytes) = by_key
+        .lock()
+        .unwrap()
+        .remove(&key)
+        .unwrap_or_else(|| (PathBuf::from(&key), 0));
+    Done {
+        file,
+        input_bytes,
+        result: o.result,
+    }
+}
+
+fn json_line(d: &Done, out: &std::path::Path) -> Value {
+    match &d.result {
+        Ok(r) => json!({
+            "file": d.file, "ok": true, "input": r.input, "timings": r.timings,
+            "outputs": r.outputs.iter().map(|o| json!({
+                "name": o.name, "format": o.format, "width": o.width, "height": o.height, "bytes": o.byte_len,
+                "path": o.path.as_ref().map(|p| p.strip_prefix(out).unwrap_or(p).to_path_buf()),
+            })).collect::<Vec<_>>(),
+        }),
+        Err(e) => {
+            json!({"file": d.file, "ok": false, "error": {"code": e.kind, "message": e.message, "stage": e.stage}})
+        }
+    }
+}
+
+fn print_summary(done: &[Done], elapsed: std::time::Duration) {
+    let ok = done.iter().filter(|d| d.result.is_ok()).count();
+    let mut by_kind: BTreeMap<ErrorKind, usize> = BTreeMap::new();
+    for d in done {
+        if let Err(e) = &d.result {
+            *by_kind.entry(e.kind).or_default() += 1;
+        }
+    }
+    let bytes_in: u64 = done.iter().map(|d| d.input_bytes).sum();
+    let bytes_out: u64 = done
+        .iter()
+        .filter_map(|d| d.result.as_ref().ok())
+        .flat_map(|r| r.outputs.iter().map(|o| o.byte_len))
+        .sum();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!("images: {}", done.len());
+    println!("succeeded: {ok}");
+    let failures: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    println!(
+        "failed: {}{}",
+        done.len() - ok,
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failures.join(", "))
+        }
+    );
+    println!("bytes in: {bytes_in}");
+    println!("bytes out: {bytes_out}");
+    println!("elapsed: {secs:.2} s");
+    println!("images per second: {:.2}", done.len() as f64 / secs);
+}

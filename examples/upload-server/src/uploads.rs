@@ -29,7 +29,7 @@ use crate::app::{error_response, status_for, AppState, JobIds};
 enum Item {
     Done {
         filename: Option<String>,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
     },
     Refused {
         filename: Option<String>,
@@ -122,7 +122,10 @@ async fn finish(pending: Result<(Option<String>, oneshot::Receiver<Outcome>), It
     match pending {
         Err(item) => item,
         Ok((filename, rx)) => match rx.await {
-            Ok(outcome) => Item::Done { filename, outcome },
+            Ok(outcome) => Item::Done {
+                filename,
+                outcome: Box::new(outcome),
+            },
             // Unreachable: the pool delivers every accepted job's outcome.
             Err(_) => Item::Refused {
                 filename,

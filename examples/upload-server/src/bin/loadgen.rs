@@ -22,8 +22,11 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080/uploads")]
     url: String,
     /// Image to upload as the raw body (repeatable: files are used in turn).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "synthetic")]
     file: Vec<std::path::PathBuf>,
+    /// Upload a synthetic JPEG of this size instead, e.g. `3000x2000`.
+    #[arg(long)]
+    synthetic: Option<String>,
     /// Total uploads.
     #[arg(long, default_value_t = 200)]
     count: u64,
@@ -37,11 +40,18 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let bodies: Vec<Vec<u8>> = args
+    let mut bodies: Vec<Vec<u8>> = args
         .file
         .iter()
         .map(std::fs::read)
         .collect::<Result<_, _>>()?;
+    if let Some(size) = &args.synthetic {
+        let (w, h) = size.split_once('x').ok_or("--synthetic takes WxH")?;
+        bodies.push(synthetic_jpeg(w.parse()?, h.parse()?));
+    }
+    if bodies.is_empty() {
+        return Err("give --file or --synthetic".into());
+    }
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(args.count as usize)));
@@ -119,4 +129,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// A photo-like JPEG: smooth gradients with texture.
+fn synthetic_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let t = ((x as f32 * 0.013).sin() * (y as f32 * 0.011).cos() * 60.0) as i32;
+        image::Rgb([
+            ((x * 200 / w) as i32 + t).clamp(0, 255) as u8,
+            ((y * 200 / h) as i32 - t).clamp(0, 255) as u8,
+            (((x ^ y) & 0x3f) as i32 + 90).clamp(0, 255) as u8,
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode");
+    out.into_inner()
 }

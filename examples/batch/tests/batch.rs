@@ -1,0 +1,154 @@
+//! The batch tool as a user runs it: a folder tree of real images (and a broken one),
+//! the summary, `--json`, the files on disk and the exit code.
+#![allow(missing_docs)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn write_jpeg(path: &Path, w: u32, h: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    img.save(path).unwrap();
+}
+
+fn tree(root: &Path, with_broken: bool) {
+    write_jpeg(&root.join("a.jpg"), 2000, 1000);
+    write_jpeg(&root.join("nested/deeper/b.jpg"), 640, 480);
+    write_jpeg(&root.join("nested/c d.png"), 300, 300);
+    std::fs::write(
+        root.join("notes.txt"),
+        b"not an image, and not an image extension: skipped",
+    )
+    .unwrap();
+    if with_broken {
+        std::fs::write(root.join("broken.jpg"), b"this is not really a jpeg").unwrap();
+    }
+}
+
+fn batch(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_conveyor-batch"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_clean_folder_gives_a_summary_files_and_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    tree(&src, false);
+    let o = batch(&[
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--workers",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("images: 3"), "{stdout}");
+    assert!(stdout.contains("succeeded: 3"), "{stdout}");
+    assert!(stdout.contains("failed: 0"), "{stdout}");
+    assert!(stdout.contains("images per second:"), "{stdout}");
+    let large = image::open(out.join("a/large.jpg")).unwrap();
+    assert_eq!((large.width(), large.height()), (1600, 800));
+    assert!(out.join("nested/deeper/b/thumb.webp").exists());
+    assert!(out.join("nested/c_d/large.jpg").exists());
+}
+
+#[test]
+fn failures_are_counted_by_kind_listed_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    tree(&src, true);
+    let o = batch(&[src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("images: 4"), "{stdout}");
+    assert!(
+        stdout.contains("failed: 1 (unsupported_format=1)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("broken.jpg: unsupported_format"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_mode_prints_one_line_per_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    tree(&src, true);
+    let recipe = dir.path().join("recipe.json");
+    std::fs::write(
+        &recipe,
+        r#"{"outputs":[{"name":"small","width":100,"height":100,"fit":"cover","format":"png"}]}"#,
+    )
+    .unwrap();
+    let o = batch(&[
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--recipe",
+        recipe.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    let ok: Vec<_> = lines.iter().filter(|l| l["ok"] == true).collect();
+    assert_eq!(ok.len(), 3);
+    for l in ok {
+        assert_eq!(
+            (
+                l["outputs"][0]["width"].as_u64(),
+                l["outputs"][0]["height"].as_u64()
+            ),
+            (Some(100), Some(100))
+        );
+        let rel = l["outputs"][0]["path"].as_str().unwrap();
+        assert!(out.join(rel).exists(), "{rel}");
+    }
+    let bad = lines.iter().find(|l| l["ok"] == false).unwrap();
+    assert_eq!(bad["error"]["code"], "unsupported_format");
+    assert!(bad["file"].as_str().unwrap().ends_with("broken.jpg"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = batch(&[
+        dir.path().join("missing").to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let bad_recipe = dir.path().join("r.json");
+    std::fs::write(
+        &bad_recipe,
+        r#"{"outputs":[{"name":"x","format":"jpeg","quality":500}]}"#,
+    )
+    .unwrap();
+    let o = batch(&[
+        dir.path().to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--recipe",
+        bad_recipe.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("outputs[0].quality"));
+}
