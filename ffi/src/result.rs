@@ -1,0 +1,119 @@
+//! `conveyor_result`: `CONVEYOR_OK`, one code per core error kind with the same number,
+//! and the two boundary codes. Values are never reused; retired ones stay reserved.
+
+use std::ffi::c_char;
+
+use conveyor::ErrorKind;
+
+/// The result of a call, and the code of a job's outcome.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum conveyor_result {
+    /// Success.
+    CONVEYOR_OK = 0,
+    /// The recipe JSON is malformed, has unknown fields or out-of-range values.
+    CONVEYOR_INVALID_RECIPE = 1,
+    /// An argument is invalid (configuration JSON, UTF-8, a job key, an unknown job id).
+    CONVEYOR_INVALID_ARGUMENT = 2,
+    /// The input is not a supported or allowed image format.
+    CONVEYOR_UNSUPPORTED_FORMAT = 3,
+    /// The input could not be decoded.
+    CONVEYOR_DECODE_FAILED = 4,
+    /// The input exceeds the pool's limits.
+    CONVEYOR_LIMIT_EXCEEDED = 5,
+    /// An output could not be encoded.
+    CONVEYOR_ENCODE_FAILED = 6,
+    /// An output could not be saved.
+    CONVEYOR_SAVE_FAILED = 7,
+    /// The job queue is full (non-blocking submit).
+    CONVEYOR_QUEUE_FULL = 8,
+    /// The pool is shut down.
+    CONVEYOR_SHUT_DOWN = 9,
+    /// The job was cancelled.
+    CONVEYOR_CANCELLED = 10,
+    /// The job's deadline passed, or a poll timed out.
+    CONVEYOR_TIMED_OUT = 11,
+    /// The job panicked inside the engine (the pool survived).
+    CONVEYOR_PANICKED = 12,
+    /// A required pointer parameter was NULL.
+    CONVEYOR_NULL_PARAMETER = 100,
+    /// A panic was caught at the C boundary of this call.
+    CONVEYOR_PANIC = 101,
+}
+
+impl From<ErrorKind> for conveyor_result {
+    fn from(k: ErrorKind) -> conveyor_result {
+        use conveyor_result::*;
+        match k {
+            ErrorKind::InvalidRecipe => CONVEYOR_INVALID_RECIPE,
+            ErrorKind::InvalidArgument => CONVEYOR_INVALID_ARGUMENT,
+            ErrorKind::UnsupportedFormat => CONVEYOR_UNSUPPORTED_FORMAT,
+            ErrorKind::DecodeFailed => CONVEYOR_DECODE_FAILED,
+            ErrorKind::LimitExceeded => CONVEYOR_LIMIT_EXCEEDED,
+            ErrorKind::EncodeFailed => CONVEYOR_ENCODE_FAILED,
+            ErrorKind::SaveFailed => CONVEYOR_SAVE_FAILED,
+            ErrorKind::QueueFull => CONVEYOR_QUEUE_FULL,
+            ErrorKind::ShutDown => CONVEYOR_SHUT_DOWN,
+            ErrorKind::Cancelled => CONVEYOR_CANCELLED,
+            ErrorKind::TimedOut => CONVEYOR_TIMED_OUT,
+            ErrorKind::Panicked => CONVEYOR_PANICKED,
+            _ => CONVEYOR_PANICKED,
+        }
+    }
+}
+
+/// NUL-terminated static names, indexed by code (0..=12), then 100 and 101.
+const NAMES: [&str; 13] = [
+    "ok\0",
+    "invalid_recipe\0",
+    "invalid_argument\0",
+    "unsupported_format\0",
+    "decode_failed\0",
+    "limit_exceeded\0",
+    "encode_failed\0",
+    "save_failed\0",
+    "queue_full\0",
+    "shut_down\0",
+    "cancelled\0",
+    "timed_out\0",
+    "panicked\0",
+];
+
+/// The library version, e.g. `"0.1.0"`: a static string, never freed. Compare it with
+/// the header's `CONVEYOR_VERSION` to detect a header/library mismatch.
+#[no_mangle]
+pub extern "C" fn conveyor_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The stable snake_case name of a result code (`"decode_failed"`, `"ok"`,
+/// `"null_parameter"`, `"panic"`; `"unknown"` for other values): a static string.
+#[no_mangle]
+pub extern "C" fn conveyor_result_str(code: conveyor_result) -> *const c_char {
+    // Read the raw value: a C caller may pass any integer.
+    let raw = code as u32;
+    let s: &'static str = match raw {
+        0..=12 => NAMES[raw as usize],
+        100 => "null_parameter\0",
+        101 => "panic\0",
+        _ => "unknown\0",
+    };
+    s.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_core_table() {
+        for kind in ErrorKind::ALL {
+            let code = conveyor_result::from(kind);
+            assert_eq!(code as u32, kind.code());
+            assert_eq!(
+                NAMES[kind.code() as usize].trim_end_matches('\0'),
+                kind.as_str()
+            );
+        }
+    }
+}
