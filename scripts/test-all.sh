@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of conveyor:
-#   1. the Rust workspace (unit, integration and doc tests: core, upload server, batch tool);
-#   2. the upload page in headless Chromium (playwright-core, Debian's /usr/bin/chromium);
-#   3. a short load-test smoke run of the upload server.
-# Ends with one summary line: "summary: N passed, N failed".
-# Needs Chromium (`apt-get install chromium`); CONVEYOR_SKIP_BROWSER=1 skips step 2 and says so.
+#   1. the Rust workspace: core, C ABI (C/C++ programs plain, static, valgrind, ASan+UBSan),
+#      upload server, batch tool (unit, integration and doc tests);
+#   2. the Python package, from the source tree against the fresh debug library, then
+#      from a wheel that bundles the release library, in a fresh virtualenv;
+#   3. the upload page in headless Chromium (playwright-core, Debian's /usr/bin/chromium);
+#   4. a short load-test smoke run of the upload server.
+# Ends with one line: "summary: N passed, N failed".
+# Needs: valgrind, a C/C++ compiler, python3 with venv, Node.js, Chromium (.ci/run
+# installs them). CONVEYOR_SKIP_BROWSER=1 skips step 3 and says so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 log=$(mktemp)
 status=0
@@ -18,8 +23,35 @@ run() {
     if [ "$rc" -ne 0 ]; then status=$rc; echo "FAILED: $*" | tee -a "$log"; fi
 }
 
+run_in() {
+    local dir=$1
+    shift
+    pushd "$dir" >/dev/null || return
+    run "$@"
+    popd >/dev/null || return
+}
+
+# 1. Rust (builds target/debug/libconveyor.so too)
 run cargo test --workspace --locked
 
+# 2. Python
+venv=$root/target/py-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+run "$venv/bin/pip" install -q --disable-pip-version-check -r python/requirements-test.txt
+run_in python env CONVEYOR_LIB="$root/target/debug/libconveyor.so" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
+wheels=$root/target/wheels
+rm -rf "$wheels"
+PATH="$venv/bin:$PATH" run scripts/build-python-wheel.sh "$wheels"
+wheel_venv=$root/target/py-wheel-venv
+rm -rf "$wheel_venv"
+python3 -m venv "$wheel_venv"
+run "$wheel_venv/bin/pip" install -q --disable-pip-version-check -r python/requirements-test.txt "$wheels"/conveyor_images-*.whl
+# From tests/, so `import conveyor` finds the installed wheel and its bundled library.
+run_in python/tests env -u CONVEYOR_LIB "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider .
+
+# 3. Browser
 if [ "${CONVEYOR_SKIP_BROWSER:-0}" = 1 ]; then
     echo "==> browser tests SKIPPED (CONVEYOR_SKIP_BROWSER=1)"
 elif [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
@@ -28,17 +60,22 @@ elif [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     echo "; 1 failed" >> "$log"
 else
     [ -d examples/upload-server/e2e/node_modules ] || run npm ci --prefix examples/upload-server/e2e --no-audit --no-fund
-    run cargo build --locked -p conveyor-upload-server
-    (cd examples/upload-server/e2e && run node --test)
+    run_in examples/upload-server/e2e node --test
 fi
 
+# 4. Load smoke
 run scripts/loadtest.sh 60 8 1200x900 debug
 
-passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-failed=$(grep -oE '; [0-9]+ failed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
-tap_pass=$(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
-tap_fail=$(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
-passed=$((passed + tap_pass)); failed=$((failed + tap_fail))
+# Summary over cargo, node (TAP) and pytest.
+read -r passed failed < <(awk '
+    /test result: .*passed/ { match($0, /[0-9]+ passed/); p += substr($0, RSTART, RLENGTH) + 0;
+                              match($0, /[0-9]+ failed/); f += substr($0, RSTART, RLENGTH) + 0 }
+    /^# pass [0-9]+/ { p += $3 } /^# fail [0-9]+/ { f += $3 }
+    /^[=]* *([0-9]+ (passed|failed|skipped|error)[, ]*)+ *in [0-9.]+s/ {
+        if (match($0, /[0-9]+ passed/)) p += substr($0, RSTART, RLENGTH) + 0
+        if (match($0, /[0-9]+ failed/)) f += substr($0, RSTART, RLENGTH) + 0 }
+    /^FAILED: / { f += 0 }
+    END { print p + 0, f + 0 }' "$log")
 rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo

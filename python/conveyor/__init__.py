@@ -1,0 +1,311 @@
+"""conveyor for Python: the conveyor image pool through its C library, with ctypes.
+
+>>> import conveyor
+>>> with conveyor.Pool(workers=2) as pool:
+...     result = pool.process(open("photo.jpg", "rb").read(),
+...                           {"outputs": [{"name": "thumb", "width": 320, "height": 320, "format": "webp"}]})
+...     result.outputs[0].width
+320
+
+Results are plain objects; failures raise ``ConveyorError`` subclasses whose ``code`` is
+the same snake_case name as in Rust, C and JS. Every method is safe to call from many
+threads; the GIL is released while the library works or waits. Results arrive by a
+callback on a pool thread, which completes a ``concurrent.futures.Future``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import itertools
+import json
+import threading
+import weakref
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+
+from . import _native
+from .errors import (
+    BY_CODE,
+    BoundaryPanic,
+    Cancelled,
+    ConveyorError,
+    DecodeFailed,
+    EncodeFailed,
+    InvalidArgument,
+    InvalidRecipe,
+    LimitExceeded,
+    NullParameter,
+    Panicked,
+    QueueFull,
+    SaveFailed,
+    ShutDown,
+    TimedOut,
+    UnsupportedFormat,
+    error_for,
+)
+
+__all__ = [
+    "Pool", "Result", "Output", "Timings", "Stats", "version",
+    "ConveyorError", "InvalidRecipe", "InvalidArgument", "UnsupportedFormat", "DecodeFailed", "LimitExceeded",
+    "EncodeFailed", "SaveFailed", "QueueFull", "ShutDown", "Cancelled", "TimedOut", "Panicked",
+    "NullParameter", "BoundaryPanic", "BY_CODE",
+]
+
+Recipe = Union[Mapping[str, Any], str, None]
+_lib = _native.lib
+
+
+def version() -> str:
+    """The native library's version."""
+    return _lib.conveyor_version().decode()
+
+
+@dataclass(frozen=True)
+class Output:
+    """One finished output."""
+
+    name: str
+    format: str
+    width: int
+    height: int
+    data: Optional[bytes]
+    path: Optional[str]
+    byte_len: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Microseconds per stage."""
+
+    queued_us: int
+    decode_us: int
+    resize_us: int
+    encode_us: int
+    save_us: int
+    total_us: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """A successful job."""
+
+    job_id: int
+    input_format: str
+    input_width: int
+    input_height: int
+    input_bytes: int
+    outputs: list[Output] = field(default_factory=list)
+    timings: Optional[Timings] = None
+
+    def output(self, name: str) -> Output:
+        """The output with this name."""
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Pool statistics."""
+
+    workers: int
+    queue_capacity: int
+    queued: int
+    running: int
+    accepted: int
+    completed: int
+    failed: int
+    rejected: int
+
+
+def _text(p: Optional[bytes]) -> Optional[str]:
+    return None if p is None else p.decode("utf-8", "replace")
+
+
+def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
+    """Copies everything out of the C result (valid only during the callback)."""
+    if r.code != 0:
+        return error_for(r.code, _text(r.message) or "", stage=_text(r.stage), job_id=r.job_id)
+    outputs = []
+    for i in range(r.output_count):
+        o = r.outputs[i]
+        data = ctypes.string_at(o.data, o.len) if o.data else None
+        outputs.append(Output(_text(o.name) or "", _text(o.format) or "", o.width, o.height, data, _text(o.path), o.len))
+    t = r.timings
+    return Result(
+        job_id=r.job_id,
+        input_format=_text(r.input_format) or "",
+        input_width=r.input_width,
+        input_height=r.input_height,
+        input_bytes=r.input_bytes,
+        outputs=outputs,
+        timings=Timings(t.queued_us, t.decode_us, t.resize_us, t.encode_us, t.save_us, t.total_us),
+    )
+
+
+def _last_error(code: int) -> ConveyorError:
+    return error_for(code, _text(_lib.conveyor_last_error_message()) or "")
+
+
+_live_pools: "weakref.WeakSet[Pool]" = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    # No callback may reach a finalising interpreter: drain every pool first.
+    for pool in list(_live_pools):
+        pool.shutdown()
+
+
+class Pool:
+    """A pool of native worker threads.
+
+    ``Pool(workers=4, queue_capacity=16, output_dir=None, limits=None)``; ``limits`` is
+    the shared limits object (``{"max_pixels": 50_000_000, ...}``), ``default_recipe``
+    the recipe used when ``submit`` gets none. Use it as a context manager, or call
+    ``shutdown``.
+    """
+
+    def __init__(
+        self,
+        workers: Optional[int] = None,
+        queue_capacity: Optional[int] = None,
+        output_dir: Optional[str] = None,
+        limits: Optional[Mapping[str, int]] = None,
+        default_recipe: Recipe = None,
+        formats: Optional[list[str]] = None,
+    ) -> None:
+        config: dict[str, Any] = {}
+        for key, value in (("workers", workers), ("queue_capacity", queue_capacity), ("limits", limits), ("formats", formats)):
+            if value is not None:
+                config[key] = dict(value) if isinstance(value, Mapping) else value
+        if output_dir is not None:
+            config["output_dir"] = str(output_dir)
+        if default_recipe is not None:
+            config["default_recipe"] = json.loads(default_recipe) if isinstance(default_recipe, str) else dict(default_recipe)
+        handle = ctypes.c_void_p()
+        rc = _lib.conveyor_pool_new(json.dumps(config).encode(), ctypes.byref(handle))
+        if rc != 0:
+            raise _last_error(rc)
+        self._handle: Optional[ctypes.c_void_p] = handle
+        self._lock = threading.Lock()
+        self._futures: dict[int, Future] = {}
+        self._keys = itertools.count(1)
+        self._closed = False
+        # One callback object for the pool's whole life (ctypes must keep it alive).
+        self._callback = _native.CALLBACK(self._on_done)
+        _live_pools.add(self)
+
+    # -- callbacks (pool threads) ---------------------------------------------------
+    def _on_done(self, userdata: Optional[int], result: Any) -> None:
+        try:
+            converted = _convert(result.contents)
+            with self._lock:
+                future = self._futures.pop(int(userdata or 0), None)
+            if future is None:
+                return
+            if isinstance(converted, ConveyorError):
+                future.set_exception(converted)
+            else:
+                future.set_result(converted)
+        except BaseException:  # never let an exception unwind into C
+            pass
+
+    # -- submitting -------------------------------------------------------------------
+    def submit(self, data: bytes, recipe: Recipe = None, *, block: bool = True) -> "Future[Result]":
+        """Submits an image; returns a Future of its :class:`Result`.
+
+        Blocks while the queue is full (the GIL is released); with ``block=False``
+        raises :class:`QueueFull` instead. An invalid recipe raises
+        :class:`InvalidRecipe` at once. The future's ``job_id`` attribute is the id.
+        """
+        handle = self._require_open()
+        if isinstance(recipe, Mapping):
+            recipe_bytes: Optional[bytes] = json.dumps(recipe).encode()
+        elif isinstance(recipe, str):
+            recipe_bytes = recipe.encode()
+        else:
+            recipe_bytes = None
+        data = bytes(data)
+        future: Future = Future()
+        future.set_running_or_notify_cancel()  # before submitting: the callback may finish it at once
+        key = next(self._keys)
+        with self._lock:
+            self._futures[key] = future
+        job_id = ctypes.c_uint64()
+        submit = _lib.conveyor_pool_submit if block else _lib.conveyor_pool_try_submit
+        rc = submit(handle, data, len(data), recipe_bytes, self._callback, key, None, ctypes.byref(job_id))
+        if rc != 0:
+            with self._lock:
+                self._futures.pop(key, None)
+            raise _last_error(rc)
+        future.job_id = job_id.value  # type: ignore[attr-defined]
+        return future
+
+    def process(self, data: bytes, recipe: Recipe = None) -> Result:
+        """Processes one image and waits for it. Raises its ``ConveyorError`` on failure."""
+        return self.submit(data, recipe).result()
+
+    def map(self, inputs: Iterable[bytes], recipe: Recipe = None) -> Iterator[Result]:
+        """Processes many images, yielding results in input order (like ``Executor.map``);
+        a failed image raises its error when its turn comes."""
+        futures = [self.submit(data, recipe) for data in inputs]
+        for f in futures:
+            yield f.result()
+
+    def cancel(self, future: "Future[Result]") -> bool:
+        """Cancels the job behind ``future``: a queued job fails with :class:`Cancelled`
+        without running; a running one stops at its next stage. Returns whether it was
+        still pending."""
+        handle = self._require_open()
+        job_id = getattr(future, "job_id", None)
+        if job_id is None:
+            return False
+        return _lib.conveyor_pool_cancel(handle, job_id) == 0
+
+    def stats(self) -> Stats:
+        """A snapshot of the pool's statistics."""
+        handle = self._require_open()
+        s = _native.CStats()
+        rc = _lib.conveyor_pool_stats(handle, ctypes.byref(s))
+        if rc != 0:
+            raise _last_error(rc)
+        return Stats(s.workers, s.queue_capacity, s.queued, s.running, s.accepted, s.completed, s.failed, s.rejected)
+
+    # -- lifecycle --------------------------------------------------------------------
+    def _require_open(self) -> ctypes.c_void_p:
+        handle = self._handle
+        if handle is None:
+            raise ShutDown("the pool is shut down")
+        return handle
+
+    def shutdown(self, wait: bool = True, *, cancel_queued: bool = False) -> None:
+        """Stops intake and finishes every accepted job (``cancel_queued=True`` finishes
+        queued ones as :class:`Cancelled`); when it returns every future is done. Then
+        frees the native pool. Idempotent. ``wait`` is accepted for compatibility with
+        ``concurrent.futures`` and is always honoured as True."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        if cancel_queued:
+            _lib.conveyor_pool_shutdown_now(handle)
+        else:
+            _lib.conveyor_pool_shutdown(handle)
+        _lib.conveyor_pool_free(handle)
+        _live_pools.discard(self)
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:
+        try:
+            self.shutdown()
+        except Exception:
+            pass

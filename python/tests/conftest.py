@@ -1,0 +1,24 @@
+"""Shared fixtures: the repository's test vectors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = ROOT / "testdata" / "vectors" / "inputs"
+
+
+def read(name: str) -> bytes:
+    return (INPUTS / name).read_bytes()
+
+
+@pytest.fixture
+def photo() -> bytes:
+    return read("photo_640x480.jpg")
+
+
+@pytest.fixture(scope="session")
+def vectors() -> list[dict]:
+    return json.loads((ROOT / "testdata" / "vectors" / "vectors.json").read_text())["cases"]
