@@ -4,7 +4,8 @@
 #      upload server, batch tool (unit, integration and doc tests);
 #   2. the Python package, from the source tree against the fresh debug library, then
 #      from a wheel that bundles the release library, in a fresh virtualenv;
-#   3. the upload page in headless Chromium (playwright-core, Debian's /usr/bin/chromium);
+#   3. in headless Chromium (playwright-core, Debian's /usr/bin/chromium): the upload
+#      page, and the npm package built for wasm32 (no bundler and Vite, strict CSP);
 #   4. a short load-test smoke run of the upload server.
 # Ends with one line: "summary: N passed, N failed".
 # Needs: valgrind, a C/C++ compiler, python3 with venv, Node.js, Chromium (.ci/run
@@ -61,6 +62,10 @@ elif [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 else
     [ -d examples/upload-server/e2e/node_modules ] || run npm ci --prefix examples/upload-server/e2e --no-audit --no-fund
     run_in examples/upload-server/e2e node --test
+    # The npm package: wasm build (wasm-bindgen + wasm-opt), then its browser tests.
+    [ -d wasm/node_modules ] || run npm ci --prefix wasm --no-audit --no-fund
+    run bash wasm/build.sh
+    run_in wasm node --test tests/
 fi
 
 # 4. Load smoke

@@ -43,3 +43,24 @@ fn version_macros_match_cargo_toml() {
         assert!(header.contains(&line), "missing {line}");
     }
 }
+
+#[test]
+fn every_package_carries_the_same_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let v = env!("CARGO_PKG_VERSION");
+    let package_json = std::fs::read_to_string(root.join("wasm/package.json")).unwrap();
+    assert!(
+        package_json.contains(&format!("\"version\": \"{v}\"")),
+        "wasm/package.json"
+    );
+    let pyproject = std::fs::read_to_string(root.join("python/pyproject.toml")).unwrap();
+    assert!(
+        pyproject.contains(&format!("version = \"{v}\"")),
+        "python/pyproject.toml"
+    );
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## {v}")),
+        "CHANGELOG.md has no section for {v}"
+    );
+}

@@ -1,6 +1,6 @@
 //! Stage 3 for one output: encode to JPEG (jpeg-encoder, SIMD, 4:2:0, standard Huffman
-//! tables), PNG (image's encoder) or WebP (libwebp when the `libwebp` feature is on;
-//! otherwise lossless only, through image's encoder).
+//! tables), PNG (image's encoder) or WebP (libwebp with the `libwebp` feature; the pure-Rust
+//! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image).
 //!
 //! No EXIF or XMP is ever written: orientation has been applied to the pixels and GPS
 //! must not leak. The ICC profile is written only when the recipe keeps metadata.
@@ -90,12 +90,34 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     Ok(mem.to_vec())
 }
 
-#[cfg(not(feature = "libwebp"))]
+#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
+fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
+    use vaam_webp::{ColorType, EncoderParams, WebPEncoder};
+    let px = px.clone().widen_to(Layout::Rgb8);
+    let color = if px.layout == Layout::Rgba8 {
+        ColorType::Rgba8
+    } else {
+        ColorType::Rgb8
+    };
+    let mut params = EncoderParams::default();
+    if !spec.lossless {
+        params.use_lossy = true;
+        params.lossy_quality = spec.effective_quality();
+    }
+    let mut out = Vec::new();
+    let mut enc = WebPEncoder::new(&mut out);
+    enc.set_params(params);
+    enc.encode(&px.buf, px.width, px.height, color)
+        .map_err(|e| fail(spec, e))?;
+    Ok(out)
+}
+
+#[cfg(all(not(feature = "libwebp"), not(feature = "pure-webp")))]
 fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     if !spec.lossless {
         return Err(fail(
             spec,
-            "lossy WebP needs the `libwebp` feature; use \"lossless\": true",
+            "lossy WebP needs the `libwebp` or `pure-webp` feature; use \"lossless\": true",
         ));
     }
     let px = px.clone().widen_to(Layout::Rgb8);

@@ -5,6 +5,7 @@
 //! Paths are `output_dir/<key>/<name>.<ext>`, where the key has passed
 //! [`validate_key`](crate::validate_key) and the name the recipe's name rule.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// Writes `data` to `dir/key/file_name` atomically and returns the final path.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn save_atomic(
     dir: &Path,
     key: &str,
@@ -33,4 +35,18 @@ pub(crate) fn save_atomic(
     tmp.as_file().sync_data().map_err(|e| fail(&target, e))?;
     tmp.persist(&target).map_err(|e| fail(&target, e.error))?;
     Ok(target)
+}
+
+/// There is no file system in the browser build.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn save_atomic(
+    dir: &Path,
+    _key: &str,
+    _file_name: &str,
+    _data: &[u8],
+) -> Result<PathBuf, Error> {
+    Err(fail(
+        dir,
+        "this build has no file system; use no output directory",
+    ))
 }

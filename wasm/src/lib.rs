@@ -1,0 +1,93 @@
+//! conveyor in the browser: the core pipeline (`conveyor::pipeline::run`, unchanged)
+//! exported with wasm-bindgen, for one Web Worker per wasm instance.
+//!
+//! The JS side (`js/`) owns the pool, the bounded queue and the workers; this crate
+//! only runs one job synchronously inside a worker. Results cross as one JSON string
+//! (the same fields as the native report) plus one `Uint8Array` per output, whose
+//! buffers the worker hands to the page as transferables. Errors are thrown as
+//! `{code, numeric_code, stage, message}` objects with the shared snake_case codes.
+
+use conveyor::pipeline::{run, Context};
+use conveyor::{Error, ErrorKind, InputFormat, Limits, Recipe, Stage};
+use wasm_bindgen::prelude::*;
+
+/// Installs the panic hook, so that a Rust panic shows its message in the console.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The library version (the same as the Rust crate, C header and npm package).
+#[wasm_bindgen]
+pub fn version() -> String {
+    conveyor::VERSION.to_string()
+}
+
+/// The shared error-code table as JSON: `[{"code":1,"name":"invalid_recipe"},...]`.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> String {
+    let rows: Vec<_> = ErrorKind::ALL
+        .iter()
+        .map(|k| serde_json::json!({"code": k.code(), "name": k.as_str(), "description": k.description()}))
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+fn js_error(e: &Error) -> JsValue {
+    let obj = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), &v);
+    };
+    set("code", JsValue::from_str(e.kind.as_str()));
+    set("numeric_code", JsValue::from_f64(e.kind.code() as f64));
+    set(
+        "stage",
+        e.stage
+            .map_or(JsValue::NULL, |s| JsValue::from_str(s.as_str())),
+    );
+    set("message", JsValue::from_str(&e.message));
+    obj.into()
+}
+
+/// Processes one image. `recipe_json` is the shared recipe JSON; `limits_json` the
+/// shared limits object (or empty for the defaults). Returns
+/// `{report: string (JSON), buffers: Uint8Array[]}`, one buffer per output in recipe
+/// order; throws `{code, numeric_code, stage, message}`.
+#[wasm_bindgen]
+pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsValue, JsValue> {
+    let recipe = Recipe::from_json(recipe_json).map_err(|e| js_error(&e))?;
+    let limits: Limits = if limits_json.trim().is_empty() {
+        Limits::default()
+    } else {
+        serde_json::from_str(limits_json).map_err(|e| {
+            js_error(
+                &Error::new(ErrorKind::InvalidArgument, format!("limits: {e}")).at(Stage::Validate),
+            )
+        })?
+    };
+    let ctx = Context {
+        limits: &limits,
+        formats: &InputFormat::ALL,
+        output_dir: None,
+        key: "job",
+    };
+    let report = run(input, &recipe, &ctx, &mut |_| Ok(())).map_err(|e| js_error(&e))?;
+    let buffers = js_sys::Array::new();
+    for o in &report.outputs {
+        let bytes = o.data.as_deref().unwrap_or(&[]);
+        buffers.push(&js_sys::Uint8Array::from(bytes));
+    }
+    let obj = js_sys::Object::new();
+    let json = serde_json::to_string(&report).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    js_sys::Reflect::set(&obj, &"report".into(), &JsValue::from_str(&json))?;
+    js_sys::Reflect::set(&obj, &"buffers".into(), &buffers)?;
+    Ok(obj.into())
+}
+
+/// Reads only the header: `{format, width, height}` as JSON, limits checked.
+#[wasm_bindgen]
+pub fn probe(input: &[u8]) -> Result<String, JsValue> {
+    let (format, width, height) =
+        conveyor::probe(input, &Limits::default(), &InputFormat::ALL).map_err(|e| js_error(&e))?;
+    Ok(serde_json::json!({"format": format, "width": width, "height": height}).to_string())
+}

@@ -1,0 +1,273 @@
+// The npm package in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
+// batches with 2 and 4 workers (including a 12-megapixel JPEG), the shared vectors,
+// abort, garbage, a decompression-bomb header, more jobs than queueCapacity, a strict
+// CSP without COOP/COEP, main-thread responsiveness, and the example page with no
+// bundler and built by Vite (with screenshots in target/e2e/).
+// Needs `bash wasm/build.sh` first (wasm/pkg/).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve, CSP } from '../serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const wasmDir = path.resolve(here, '..');
+const root = path.resolve(wasmDir, '..');
+const shots = path.join(root, 'target/e2e');
+const report = {};
+let server, base, browser;
+
+before(async () => {
+  assert.ok(existsSync(path.join(wasmDir, 'pkg/conveyor_wasm_bg.wasm')), 'run `bash wasm/build.sh` first');
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  writeFileSync(path.join(shots, 'browser-report.json'), JSON.stringify(report, null, 2));
+  console.log('# browser report', JSON.stringify(report));
+});
+
+async function harness() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const res = await page.goto(`${base}/wasm/tests/pages/harness.html`);
+  assert.equal(res.headers()['content-security-policy'], CSP);
+  assert.equal(res.headers()['cross-origin-opener-policy'], undefined);
+  assert.equal(res.headers()['cross-origin-embedder-policy'], undefined);
+  await page.waitForFunction(() => window.ready === true);
+  page.errors = errors;
+  return page;
+}
+
+const fit = (w, h, box) => {
+  const s = Math.min(1, box / Math.max(w, h));
+  return [Math.max(1, Math.round(w * s)), Math.max(1, Math.round(h * s))];
+};
+
+for (const workers of [2, 4]) {
+  test(`${workers} workers process a batch of 20 images`, async () => {
+    const page = await harness();
+    const out = await page.evaluate(async (workers) => {
+      const { Pool, makeImage, magic } = window.conveyor;
+      const types = ['image/jpeg', 'image/png', 'image/webp'];
+      const specs = [{ w: 4000, h: 3000, type: 'image/jpeg' }];
+      for (let i = 1; i < 20; i++) specs.push({ w: 400 + i * 97, h: 300 + ((i * 131) % 900), type: types[i % 3] });
+      const blobs = await Promise.all(specs.map((s) => makeImage(s.w, s.h, s.type)));
+      const recipe = { outputs: [
+        { name: 'large', width: 1600, height: 1600, format: 'jpeg', quality: 80 },
+        { name: 'thumb', width: 320, height: 320, format: 'webp', quality: 75 },
+        { name: 'icon', width: 64, height: 64, fit: 'cover', format: 'png' }] };
+      const pool = await Pool.create({ workers, queueCapacity: 8 });
+      // Main-thread responsiveness: a 10 ms ticker and the long-task observer.
+      let last = performance.now(), maxGap = 0;
+      const ticker = setInterval(() => { const now = performance.now(); maxGap = Math.max(maxGap, now - last); last = now; }, 10);
+      const t0 = performance.now();
+      const results = await Promise.all(blobs.map((b) => pool.process(b, recipe)));
+      const t1 = performance.now();
+      clearInterval(ticker);
+      await pool.close();
+      const perImage = results.map((r) => r.timings.total_us / 1000);
+      const big = results[0].timings;
+      return {
+        ms: t1 - t0,
+        maxGap,
+        longTasks: window.longTasks.filter((t) => t.start >= t0 && t.start <= t1).map((t) => t.duration),
+        specs,
+        bigTimings: big,
+        perImageMedianMs: perImage.sort((a, b) => a - b)[perImage.length >> 1],
+        items: results.map((r) => ({ input: r.input, outputs: r.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, magic: magic(o.bytes), len: o.bytes.length, blobType: o.blob().type })) })),
+      };
+    }, workers);
+    assert.equal(out.items.length, 20);
+    out.items.forEach((item, i) => {
+      const s = out.specs[i];
+      assert.equal(item.input.width, s.w);
+      assert.equal(item.input.format, s.type.slice(6));
+      const [large, thumb, icon] = item.outputs;
+      assert.deepEqual([large.width, large.height], fit(s.w, s.h, 1600));
+      assert.deepEqual([thumb.width, thumb.height], fit(s.w, s.h, 320));
+      assert.deepEqual([icon.width, icon.height], [64, 64]);
+      assert.deepEqual([large.magic, thumb.magic, icon.magic], ['jpeg', 'webp', 'png']);
+      assert.equal(large.blobType, 'image/jpeg');
+      assert.ok(thumb.len > 0 && thumb.len < 40_000, `lossy webp thumbnail is small: ${thumb.len}`);
+    });
+    report[`batch_${workers}_workers`] = {
+      batch_ms: Math.round(out.ms), images_per_s: +(20000 / out.ms).toFixed(2), median_job_ms: Math.round(out.perImageMedianMs),
+      twelve_mp_jpeg: { decode_ms: Math.round(out.bigTimings.decode_us / 1000), resize_ms: Math.round(out.bigTimings.resize_us / 1000), encode_ms: Math.round(out.bigTimings.encode_us / 1000) },
+      main_thread_long_tasks_ms: out.longTasks.map(Math.round), main_thread_max_ticker_gap_ms: Math.round(out.maxGap),
+    };
+    // Nothing heavy runs on the page's thread: no long task comes near a job's length.
+    assert.ok(out.longTasks.every((d) => d < 250), `long tasks ${out.longTasks}`);
+    assert.deepEqual(await page.evaluate(() => window.violations), []);
+    assert.deepEqual(page.errors, []);
+  });
+}
+
+test('the shared vectors give the native outcomes', async () => {
+  const page = await harness();
+  const mismatches = await page.evaluate(async () => {
+    const { Pool } = window.conveyor;
+    const { cases } = await (await fetch('/testdata/vectors/vectors.json')).json();
+    const bad = [];
+    for (const c of cases) {
+      const input = await (await fetch(`/testdata/vectors/inputs/${c.input}`)).arrayBuffer();
+      const pool = await Pool.create({ workers: 1, limits: c.limits });
+      try {
+        const r = await pool.process(input, c.recipe);
+        if (!c.expect.ok) { bad.push(`${c.name}: expected ${c.expect.code}, got ok`); continue; }
+        const want = c.expect;
+        if (r.input.format !== want.input.format || r.input.width !== want.input.width || r.input.height !== want.input.height) bad.push(`${c.name}: input ${JSON.stringify(r.input)}`);
+        const got = r.outputs.map((o) => [o.name, o.format, o.width, o.height].join());
+        const exp = want.outputs.map((o) => [o.name, o.format, o.width, o.height].join());
+        if (got.join(';') !== exp.join(';')) bad.push(`${c.name}: ${got} != ${exp}`);
+      } catch (e) {
+        if (c.expect.ok || e.code !== c.expect.code) bad.push(`${c.name}: ${e.code} ${e.message}`);
+      } finally {
+        await pool.close();
+      }
+    }
+    return bad;
+  });
+  assert.deepEqual(mismatches, []);
+});
+
+test('abort, garbage and a decompression-bomb header reject cleanly; the tab survives', async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const { Pool, makeImage } = window.conveyor;
+    const big = await makeImage(4000, 3000, 'image/jpeg');
+    const small = await makeImage(300, 200, 'image/png');
+    const recipe = { outputs: [{ name: 'o', width: 800, format: 'jpeg' }] };
+    const pool = await Pool.create({ workers: 1, queueCapacity: 4 });
+    const codes = {};
+    const settle = (p) => p.then(() => 'ok', (e) => e.code);
+    const once = (type) => new Promise((r) => pool.addEventListener(type, (e) => r(e.detail), { once: true }));
+    // Queued abort: the first job runs, the second waits in the queue, then is aborted.
+    let started = once('job_started');
+    const first = pool.process(big, recipe);
+    await started;
+    const ac = new AbortController();
+    const queuedEvent = once('job_queued');
+    const queued = settle(pool.process(small, recipe, { signal: ac.signal }));
+    await queuedEvent;
+    ac.abort();
+    codes.queued = await queued;
+    codes.first = await settle(first);
+    // Running abort: abort once the job has started.
+    const ac2 = new AbortController();
+    started = once('job_started');
+    const running = settle(pool.process(big, recipe, { signal: ac2.signal }));
+    await started;
+    ac2.abort();
+    codes.running = await running;
+    // Already aborted.
+    const ac3 = new AbortController();
+    ac3.abort();
+    codes.pre = await settle(pool.process(small, recipe, { signal: ac3.signal }));
+    codes.garbage = await settle(pool.process(new TextEncoder().encode('not an image'), recipe));
+    const bomb = await (await fetch('/testdata/vectors/inputs/bomb_50000x50000.png')).arrayBuffer();
+    const t = performance.now();
+    codes.bomb = await settle(pool.process(bomb, recipe));
+    codes.bombMs = performance.now() - t;
+    codes.badRecipe = await settle(pool.process(small, { outputs: [{ name: 'o', format: 'gif' }] }));
+    codes.after = await settle(pool.process(small, recipe));
+    codes.stats = pool.stats();
+    pool.terminate();
+    codes.afterTerminate = await settle(pool.process(small, recipe));
+    return codes;
+  });
+  assert.equal(out.queued, 'cancelled');
+  assert.equal(out.first, 'ok');
+  assert.equal(out.running, 'cancelled');
+  assert.equal(out.pre, 'cancelled');
+  assert.equal(out.garbage, 'unsupported_format');
+  assert.equal(out.bomb, 'limit_exceeded');
+  assert.ok(out.bombMs < 1000, `bomb took ${out.bombMs} ms`);
+  assert.equal(out.badRecipe, 'invalid_recipe');
+  assert.equal(out.after, 'ok');
+  assert.equal(out.afterTerminate, 'shut_down');
+  assert.equal(out.stats.failed.cancelled, 2);
+});
+
+test('more jobs than queueCapacity: wait for room, or reject with queue_full', async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const { Pool, makeImage } = window.conveyor;
+    const img = await makeImage(1200, 900, 'image/jpeg');
+    const recipe = { outputs: [{ name: 'o', width: 300, format: 'webp' }] };
+    const waitPool = await Pool.create({ workers: 1, queueCapacity: 2 });
+    let maxQueued = 0;
+    waitPool.addEventListener('job_queued', () => { maxQueued = Math.max(maxQueued, waitPool.stats().queued); });
+    const waited = await Promise.allSettled(Array.from({ length: 10 }, () => waitPool.process(img, recipe)));
+    await waitPool.close();
+    const rejectPool = await Pool.create({ workers: 1, queueCapacity: 2, onFull: 'reject' });
+    const rejected = await Promise.allSettled(Array.from({ length: 10 }, () => rejectPool.process(img, recipe)));
+    const stats = rejectPool.stats();
+    await rejectPool.close();
+    return {
+      waited: waited.map((r) => r.status), maxQueued,
+      rejected: rejected.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason.code)), stats,
+    };
+  });
+  assert.deepEqual(out.waited, Array(10).fill('fulfilled'));
+  assert.ok(out.maxQueued <= 2, `queue grew to ${out.maxQueued}`);
+  const ok = out.rejected.filter((c) => c === 'ok').length;
+  const full = out.rejected.filter((c) => c === 'queue_full').length;
+  assert.equal(ok + full, 10);
+  assert.ok(ok >= 2 && full >= 1, JSON.stringify(out.rejected));
+  assert.equal(out.stats.rejected, full);
+  assert.equal(out.stats.completed, ok);
+});
+
+async function exampleFlow(url, shotName) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const violations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await page.goto(url);
+  const inputs = path.join(root, 'testdata/vectors/inputs');
+  const junk = path.join(tmpdir(), 'not-an-image.jpg');
+  writeFileSync(junk, 'not an image');
+  await page.setInputFiles('#files', [path.join(inputs, 'photo_640x480.jpg'), path.join(inputs, 'rgba_300x200.png'), path.join(inputs, 'gradient_100x100.webp'), junk]);
+  await page.waitForFunction(() => document.getElementById('progress').textContent === 'done: 4 / 4', null, { timeout: 60_000 });
+  const rows = await page.locator('[data-testid=result]').allInnerTexts();
+  const all = rows.join('\n');
+  assert.match(all, /large: jpeg 640×480/);
+  assert.match(all, /thumb: webp 320×240/);
+  assert.match(all, /thumb: webp 300×200/);
+  assert.match(all, /unsupported_format/);
+  assert.equal(await page.locator('#download').isDisabled(), false);
+  await page.screenshot({ path: path.join(shots, shotName), fullPage: true });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(violations, []);
+}
+
+test('the example page works end to end with no bundler', async () => {
+  await exampleFlow(`${base}/examples/browser/`, 'browser-example.png');
+});
+
+test('the example page works end to end built by Vite', async () => {
+  const exampleDir = path.join(root, 'examples/browser');
+  execFileSync(path.join(wasmDir, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: exampleDir, stdio: 'inherit' });
+  const dist = await serve(0, path.join(exampleDir, 'dist'));
+  try {
+    await exampleFlow(`http://127.0.0.1:${dist.address().port}/`, 'browser-example-vite.png');
+  } finally {
+    dist.close();
+  }
+});
