@@ -340,3 +340,26 @@ fn encoded_outputs_decode_close_to_the_source() {
         assert!(mean < 6.0, "{format}: mean abs error {mean}");
     }
 }
+
+#[test]
+fn smaller_outputs_made_from_a_larger_one_stay_upright_cropped_and_padded() {
+    // Output 2 and 3 are made from output 1 (four times their resolution or more).
+    for o in [1u8, 6, 8] {
+        let input = oriented_jpeg(640, 320, o);
+        let recipe = Recipe::new(vec![
+            OutputSpec::new("large", OutputFormat::Png).size(400, 400),
+            OutputSpec::new("cover", OutputFormat::Png).size(40, 40).fit(Fit::Cover),
+            OutputSpec::new("contain", OutputFormat::Png).size(50, 50).fit(Fit::Contain),
+        ]);
+        let r = process(&input, &recipe).unwrap();
+        let dims: Vec<_> = r.outputs.iter().map(|o| (o.width, o.height)).collect();
+        assert_eq!(dims, vec![(400, 200), (40, 40), (50, 50)], "orientation {o}");
+        let cover = image::load_from_memory(r.outputs[1].data.as_ref().unwrap()).unwrap().to_rgb8();
+        assert_eq!(colour_name(cover.get_pixel(4, 4).0), "red", "orientation {o}");
+        assert_eq!(colour_name(cover.get_pixel(35, 35).0), "white", "orientation {o}");
+        let contain = image::load_from_memory(r.outputs[2].data.as_ref().unwrap()).unwrap().to_rgb8();
+        assert_eq!(contain.get_pixel(25, 2).0, [255, 255, 255], "padding, orientation {o}");
+        assert_eq!(colour_name(contain.get_pixel(5, 15).0), "red", "orientation {o}");
+        assert_eq!(colour_name(contain.get_pixel(45, 15).0), "green", "orientation {o}");
+    }
+}

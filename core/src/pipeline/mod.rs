@@ -114,18 +114,22 @@ pub fn run(
     };
     let icc = decoded.icc.as_deref();
 
+    // The latest whole-image output (upright, resized, not cropped or padded): later,
+    // smaller outputs are made from it rather than from the full-size image.
+    let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
     let mut outputs = Vec::with_capacity(recipe.outputs.len());
     for spec in &recipe.outputs {
         checkpoint(Stage::Resize)?;
         let t = Instant::now();
         let plan = geometry::plan(uw, uh, spec);
-        let px = render::render(
-            src,
-            orientation,
-            &plan,
-            spec.effective_background().0,
-            spec.format.supports_alpha(),
-        )?;
+        let (bg, keep_alpha) = (spec.effective_background().0, spec.format.supports_alpha());
+        let from_inter = intermediate.as_ref().and_then(|(inter, scale)| {
+            render::render_from_intermediate(inter, *scale, (uw, uh), &plan, bg, keep_alpha)
+        });
+        let px = match from_inter {
+            Some(px) => std::borrow::Cow::Owned(px?),
+            None => render::render(src, orientation, &plan, bg, keep_alpha)?,
+        };
         timings.resize += t.elapsed();
 
         checkpoint(Stage::Encode)?;
@@ -153,6 +157,12 @@ pub fn run(
             None => info.data = Some(Bytes::from(bytes)),
         }
         outputs.push(info);
+        if let std::borrow::Cow::Owned(px) = px {
+            if plan.crop.is_none() && plan.canvas.is_none() {
+                let scale = (px.width as f64 / uw as f64, px.height as f64 / uh as f64);
+                intermediate = Some((px, scale));
+            }
+        }
     }
     Ok(Report {
         input: decoded.info,

@@ -140,3 +140,33 @@ pub(crate) fn render<'a>(
     }
     Ok(out)
 }
+
+/// Renders one output from an earlier output (`inter`): the whole upright image,
+/// already resized, at `scale` (intermediate pixels per upright source pixel on each
+/// axis). Used when it still has at least twice the target's resolution, which keeps
+/// Lanczos quality while skipping a second pass over the full-size image (libvips and
+/// sharp make thumbnails the same way). `None` when `inter` is not fine enough.
+pub(crate) fn render_from_intermediate(
+    inter: &Pixels,
+    scale: (f64, f64),
+    src_size: (u32, u32),
+    plan: &Plan,
+    bg: [u8; 4],
+    keep_alpha: bool,
+) -> Option<Result<Pixels, Error>> {
+    let [x, y, w, h] = plan
+        .crop
+        .unwrap_or([0.0, 0.0, src_size.0 as f64, src_size.1 as f64]);
+    let region = [x * scale.0, y * scale.1, w * scale.0, h * scale.1];
+    if region[2] < 2.0 * plan.resize.0 as f64 || region[3] < 2.0 * plan.resize.1 as f64 {
+        return None;
+    }
+    let full = region == [0.0, 0.0, inter.width as f64, inter.height as f64];
+    Some((|| {
+        let mut out = resize(inter, (!full).then_some(region), plan.resize)?;
+        if let Some(canvas) = plan.canvas {
+            out = pad(out, canvas, bg, keep_alpha);
+        }
+        Ok(out)
+    })())
+}
