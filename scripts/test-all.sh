@@ -52,6 +52,13 @@ run "$wheel_venv/bin/pip" install -q --disable-pip-version-check -r python/requi
 # From tests/, so `import conveyor` finds the installed wheel and its bundled library.
 run_in python/tests env -u CONVEYOR_LIB "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider .
 
+# The C library installed with its pkg-config file, and a program built through it.
+cprefix=$root/target/c-prefix
+run scripts/install-c.sh "$cprefix"
+run bash -c "cc \$(PKG_CONFIG_PATH=$cprefix/lib/pkgconfig pkg-config --cflags conveyor) examples/c/readme.c \
+    \$(PKG_CONFIG_PATH=$cprefix/lib/pkgconfig pkg-config --libs conveyor) -Wl,-rpath,$cprefix/lib -o target/readme-pkgconfig \
+    && target/readme-pkgconfig testdata/vectors/inputs/photo_640x480.jpg | grep -q 'large jpeg 640x480' && echo 'pkg-config build: ok'"
+
 # 3. Browser
 if [ "${CONVEYOR_SKIP_BROWSER:-0}" = 1 ]; then
     echo "==> browser tests SKIPPED (CONVEYOR_SKIP_BROWSER=1)"

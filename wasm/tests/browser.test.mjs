@@ -271,3 +271,28 @@ test('the example page works end to end built by Vite', async () => {
     dist.close();
   }
 });
+
+test('a crashed worker is replaced and its job rejects with panicked', async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const { Pool, makeImage } = window.conveyor;
+    const big = await makeImage(4000, 3000, 'image/jpeg');
+    const recipe = { outputs: [{ name: 'o', width: 800, format: 'jpeg' }] };
+    const pool = await Pool.create({ workers: 1 });
+    const started = new Promise((r) => pool.addEventListener('job_started', r, { once: true }));
+    const crashed = pool.process(big, recipe).then(() => 'ok', (e) => e.code);
+    await started;
+    // Simulated: the browser reports the worker running the job as crashed (as it does
+    // for an uncaught error or an out-of-memory abort).
+    pool._slots[0].worker.onerror(new ErrorEvent('error', { message: 'simulated crash' }));
+    const code = await crashed;
+    const after = await pool.process(big, recipe).then((r) => r.outputs[0].width, (e) => e.code);
+    const stats = pool.stats();
+    await pool.close();
+    return { code, after, stats };
+  });
+  assert.equal(out.code, 'panicked');
+  assert.equal(out.after, 800);
+  assert.equal(out.stats.completed, 1);
+  assert.equal(out.stats.failed.panicked, 1);
+});
