@@ -348,18 +348,96 @@ fn smaller_outputs_made_from_a_larger_one_stay_upright_cropped_and_padded() {
         let input = oriented_jpeg(640, 320, o);
         let recipe = Recipe::new(vec![
             OutputSpec::new("large", OutputFormat::Png).size(400, 400),
-            OutputSpec::new("cover", OutputFormat::Png).size(40, 40).fit(Fit::Cover),
-            OutputSpec::new("contain", OutputFormat::Png).size(50, 50).fit(Fit::Contain),
+            OutputSpec::new("cover", OutputFormat::Png)
+                .size(40, 40)
+                .fit(Fit::Cover),
+            OutputSpec::new("contain", OutputFormat::Png)
+                .size(50, 50)
+                .fit(Fit::Contain),
         ]);
         let r = process(&input, &recipe).unwrap();
         let dims: Vec<_> = r.outputs.iter().map(|o| (o.width, o.height)).collect();
-        assert_eq!(dims, vec![(400, 200), (40, 40), (50, 50)], "orientation {o}");
-        let cover = image::load_from_memory(r.outputs[1].data.as_ref().unwrap()).unwrap().to_rgb8();
-        assert_eq!(colour_name(cover.get_pixel(4, 4).0), "red", "orientation {o}");
-        assert_eq!(colour_name(cover.get_pixel(35, 35).0), "white", "orientation {o}");
-        let contain = image::load_from_memory(r.outputs[2].data.as_ref().unwrap()).unwrap().to_rgb8();
-        assert_eq!(contain.get_pixel(25, 2).0, [255, 255, 255], "padding, orientation {o}");
-        assert_eq!(colour_name(contain.get_pixel(5, 15).0), "red", "orientation {o}");
-        assert_eq!(colour_name(contain.get_pixel(45, 15).0), "green", "orientation {o}");
+        assert_eq!(
+            dims,
+            vec![(400, 200), (40, 40), (50, 50)],
+            "orientation {o}"
+        );
+        let cover = image::load_from_memory(r.outputs[1].data.as_ref().unwrap())
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(
+            colour_name(cover.get_pixel(4, 4).0),
+            "red",
+            "orientation {o}"
+        );
+        assert_eq!(
+            colour_name(cover.get_pixel(35, 35).0),
+            "white",
+            "orientation {o}"
+        );
+        let contain = image::load_from_memory(r.outputs[2].data.as_ref().unwrap())
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(
+            contain.get_pixel(25, 2).0,
+            [255, 255, 255],
+            "padding, orientation {o}"
+        );
+        assert_eq!(
+            colour_name(contain.get_pixel(5, 15).0),
+            "red",
+            "orientation {o}"
+        );
+        assert_eq!(
+            colour_name(contain.get_pixel(45, 15).0),
+            "green",
+            "orientation {o}"
+        );
+    }
+}
+
+#[test]
+fn shrink_on_load_keeps_exact_sizes_and_quality() {
+    // Awkward sizes, so DCT scaling (1/2, 1/4, 1/8) rounds differently from the plan;
+    // smooth photo-like content (a sawtooth would alias differently at every scale).
+    let src = image::RgbImage::from_fn(1001, 667, |x, y| {
+        let t = ((x as f32 * 0.013).sin() * (y as f32 * 0.011).cos() * 60.0) as i32;
+        image::Rgb([
+            (x * 200 / 1001) as u8,
+            ((y * 200 / 667) as i32 - t).clamp(0, 255) as u8,
+            (90 + t).clamp(0, 255) as u8,
+        ])
+    });
+    let input = jpeg_of(&src, &[]);
+    let full = image::load_from_memory(&input).unwrap();
+    for (box_, want) in [
+        (500u32, (500u32, 333u32)),
+        (250, (250, 167)),
+        (100, (100, 67)),
+        (900, (900, 600)),
+    ] {
+        let r = process(
+            &input,
+            &one(OutputSpec::new("o", OutputFormat::Png).size(box_, box_)),
+        )
+        .unwrap();
+        let out = image::load_from_memory(r.outputs[0].data.as_ref().unwrap())
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(out.dimensions(), want, "box {box_}");
+        let reference = full
+            .resize_exact(want.0, want.1, image::imageops::FilterType::Lanczos3)
+            .to_rgb8();
+        let diff: u64 = out
+            .as_raw()
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| (*a as i64 - *b as i64).unsigned_abs())
+            .sum();
+        let mean = diff as f64 / out.as_raw().len() as f64;
+        assert!(
+            mean < 4.0,
+            "box {box_}: mean abs error {mean} against a full-size decode"
+        );
     }
 }

@@ -10,7 +10,8 @@ use conveyor::{Job, OutputFormat, OutputSpec, Pool, Recipe};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (mut corpus, mut threads, mut reps, mut warmup, mut out) = (String::from("corpus"), 2usize, 5usize, 1usize, None);
+    let (mut corpus, mut threads, mut reps, mut warmup, mut out) =
+        (String::from("corpus"), 2usize, 5usize, 1usize, None);
     let mut i = 1;
     while i < args.len() {
         let val = || args.get(i + 1).cloned().expect("a value after the flag");
@@ -37,10 +38,19 @@ fn main() {
         .map(|n| Job::new(std::fs::read(format!("{corpus}/{n}")).expect("read corpus file")))
         .collect();
     let recipe = Recipe::new(vec![
-        OutputSpec::new("large", OutputFormat::Jpeg).size(1600, 1600).quality(80),
-        OutputSpec::new("thumb", OutputFormat::Webp).size(320, 320).quality(75),
+        OutputSpec::new("large", OutputFormat::Jpeg)
+            .size(1600, 1600)
+            .quality(80),
+        OutputSpec::new("thumb", OutputFormat::Webp)
+            .size(320, 320)
+            .quality(75),
     ]);
-    let pool = Pool::builder().workers(threads).queue_capacity(threads * 2).default_recipe(recipe).build().expect("pool");
+    let pool = Pool::builder()
+        .workers(threads)
+        .queue_capacity(threads * 2)
+        .default_recipe(recipe)
+        .build()
+        .expect("pool");
     let outcomes = pool.outcomes();
     let mut times = Vec::new();
     let mut last = Vec::new();
@@ -49,7 +59,9 @@ fn main() {
         for job in &inputs {
             pool.submit_collected(job.clone()).expect("pool running");
         }
-        let mut got: Vec<conveyor::Outcome> = (0..inputs.len()).map(|_| outcomes.recv().expect("an outcome")).collect();
+        let mut got: Vec<conveyor::Outcome> = (0..inputs.len())
+            .map(|_| outcomes.recv().expect("an outcome"))
+            .collect();
         let dt = t0.elapsed().as_secs_f64();
         eprintln!("conveyor-rust rep {r}: {dt:.3}s");
         if r >= warmup {
@@ -62,7 +74,10 @@ fn main() {
     let mut webp_bytes = 0;
     for (n, o) in names.iter().zip(&last) {
         let report = o.result.as_ref().unwrap_or_else(|e| panic!("{n}: {e}"));
-        let (j, w) = (report.outputs[0].data.as_ref().unwrap(), report.outputs[1].data.as_ref().unwrap());
+        let (j, w) = (
+            report.outputs[0].data.as_ref().unwrap(),
+            report.outputs[1].data.as_ref().unwrap(),
+        );
         jpeg_bytes += j.len();
         webp_bytes += w.len();
         if let Some(dir) = &out {

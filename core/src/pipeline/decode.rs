@@ -85,11 +85,16 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
 }
 
 /// Decodes `data`. `want_icc` reads the ICC profile (when metadata is kept).
+/// `shrink(width, height, orientation)` may answer a power of two (1, 2, 4 or 8) by
+/// which a JPEG may be decoded smaller (DCT scaling, with the `mozjpeg` feature); the
+/// decoded pixels are then about `width / shrink` wide, while `info` keeps the stored
+/// size.
 pub(crate) fn decode(
     data: &[u8],
     limits: &Limits,
     allowed: &[InputFormat],
     want_icc: bool,
+    shrink: &dyn Fn(u32, u32, Orientation) -> u32,
 ) -> Result<Decoded, Error> {
     if data.len() as u64 > limits.max_input_bytes {
         return Err(err(
@@ -133,6 +138,26 @@ pub(crate) fn decode(
     } else {
         None
     };
+    let info = InputInfo {
+        format,
+        width,
+        height,
+        bytes: data.len() as u64,
+        orientation: orientation.to_exif(),
+    };
+    #[cfg(feature = "mozjpeg")]
+    if format == InputFormat::Jpeg {
+        if let Some(pixels) = mozjpeg_decode(data, shrink(width, height, orientation))? {
+            return Ok(Decoded {
+                pixels,
+                orientation,
+                icc,
+                info,
+            });
+        }
+    }
+    #[cfg(not(feature = "mozjpeg"))]
+    let _ = shrink;
     let img = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(format, e))?;
     let pixels = Pixels::from_dynamic(img);
     Ok(Decoded {
@@ -147,4 +172,47 @@ pub(crate) fn decode(
         orientation,
         icc,
     })
+}
+
+/// Decodes a JPEG with libjpeg-turbo (mozjpeg), scaled by `1 / shrink` in the DCT
+/// domain. `Ok(None)` for colour spaces it does not turn into RGB (CMYK), which the
+/// `image` path then handles. libjpeg errors arrive as unwinds and become `decode_failed`.
+#[cfg(feature = "mozjpeg")]
+fn mozjpeg_decode(data: &[u8], shrink: u32) -> Result<Option<Pixels>, Error> {
+    use super::pixels::Layout;
+    let shrink = match shrink {
+        8 | 4 | 2 => shrink,
+        _ => 1,
+    };
+    let result = std::panic::catch_unwind(|| -> std::io::Result<Option<Pixels>> {
+        let mut dec = mozjpeg::Decompress::new_mem(data)?;
+        dec.scale((8 / shrink) as u8);
+        let (layout, mut started) = match dec.image()? {
+            mozjpeg::decompress::Format::RGB(s) => (Layout::Rgb8, s),
+            mozjpeg::decompress::Format::Gray(s) => (Layout::L8, s),
+            mozjpeg::decompress::Format::CMYK(_) => return Ok(None),
+        };
+        let (width, height) = (started.width() as u32, started.height() as u32);
+        let buf: Vec<u8> = started.read_scanlines()?;
+        started.finish()?;
+        Ok(Some(Pixels {
+            width,
+            height,
+            layout,
+            buf,
+        }))
+    });
+    match result {
+        Ok(Ok(px)) => Ok(px
+            .filter(|p| p.buf.len() == p.width as usize * p.height as usize * p.layout.channels())),
+        Ok(Err(e)) => Err(err(ErrorKind::DecodeFailed, format!("jpeg: {e}"))),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "corrupt data".into());
+            Err(err(ErrorKind::DecodeFailed, format!("jpeg: {msg}")))
+        }
+    }
 }

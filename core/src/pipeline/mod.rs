@@ -98,7 +98,41 @@ pub fn run(
 
     checkpoint(Stage::Decode)?;
     let t = Instant::now();
-    let decoded = decode::decode(data, ctx.limits, ctx.formats, !recipe.strip_metadata)?;
+    // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
+    // at least its own resolution; Lanczos then does the rest).
+    let shrink = |w: u32, h: u32, o: Orientation| -> u32 {
+        let o = if recipe.auto_orient {
+            o
+        } else {
+            Orientation::NoTransforms
+        };
+        let (uw, uh) = if render::transposes(o) {
+            (h, w)
+        } else {
+            (w, h)
+        };
+        recipe
+            .outputs
+            .iter()
+            .map(|spec| {
+                let plan = geometry::plan(uw, uh, spec);
+                let [_, _, cw, ch] = plan.crop.unwrap_or([0.0, 0.0, uw as f64, uh as f64]);
+                let ratio = (cw / plan.resize.0 as f64).min(ch / plan.resize.1 as f64);
+                [8, 4, 2, 1]
+                    .into_iter()
+                    .find(|&d| d as f64 <= ratio)
+                    .unwrap_or(1)
+            })
+            .min()
+            .unwrap_or(1)
+    };
+    let decoded = decode::decode(
+        data,
+        ctx.limits,
+        ctx.formats,
+        !recipe.strip_metadata,
+        &shrink,
+    )?;
     timings.decode = t.elapsed();
 
     let orientation = if recipe.auto_orient {
@@ -107,10 +141,12 @@ pub fn run(
         Orientation::NoTransforms
     };
     let src = &decoded.pixels;
+    // Plans use the stored size; the decoded pixels may be smaller (shrink-on-load).
+    let full = (decoded.info.width, decoded.info.height);
     let (uw, uh) = if render::transposes(orientation) {
-        (src.height, src.width)
+        (full.1, full.0)
     } else {
-        (src.width, src.height)
+        full
     };
     let icc = decoded.icc.as_deref();
 
@@ -128,7 +164,7 @@ pub fn run(
         });
         let px = match from_inter {
             Some(px) => std::borrow::Cow::Owned(px?),
-            None => render::render(src, orientation, &plan, bg, keep_alpha)?,
+            None => render::render(src, full, orientation, &plan, bg, keep_alpha)?,
         };
         timings.resize += t.elapsed();
 

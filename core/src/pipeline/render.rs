@@ -111,8 +111,11 @@ fn pad(px: Pixels, canvas: (u32, u32, u32, u32), bg: [u8; 4], keep_alpha: bool) 
 }
 
 /// Renders one output from the decoded source, in stored space, applying `orientation`.
+/// `full` is the stored size the plan refers to; `src` may be smaller (shrink-on-load),
+/// and the plan's crop is scaled to it.
 pub(crate) fn render<'a>(
     src: &'a Pixels,
+    full: (u32, u32),
     orientation: Orientation,
     plan: &Plan,
     bg: [u8; 4],
@@ -124,9 +127,15 @@ pub(crate) fn render<'a>(
     } else {
         plan.resize
     };
+    // `full` is in stored space already (as `src` is).
+    let (sx, sy) = (
+        src.width as f64 / full.0 as f64,
+        src.height as f64 / full.1 as f64,
+    );
     let crop = plan
         .crop
-        .map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] });
+        .map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] })
+        .map(|[x, y, w, h]| [x * sx, y * sy, w * sx, h * sy]);
     let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
         Cow::Borrowed(src)
     } else {
