@@ -53,7 +53,15 @@ fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixe
     let mut opts =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     if let Some([x, y, w, h]) = crop {
-        opts = opts.crop(x, y, w, h);
+        // Crops are computed in floating point from scaled sizes: keep them inside the
+        // image (a rounding error of 1e-13 px is enough for the resizer to refuse).
+        let (sw, sh) = (src.width as f64, src.height as f64);
+        let (x, y) = (x.clamp(0.0, sw), y.clamp(0.0, sh));
+        let (w, h) = (w.min(sw - x), h.min(sh - y));
+        let whole = x < 1e-9 && y < 1e-9 && (sw - w) < 1e-9 && (sh - h) < 1e-9;
+        if !whole {
+            opts = opts.crop(x, y, w, h);
+        }
     }
     RESIZER
         .with(|r| r.borrow_mut().resize(&src_view, &mut dst, &opts))
