@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark, in one run, back to back, on one machine:
-#   bash bench/run.sh          (REPS=5 WARMUP=1 by default; ~15-20 min on 2 cores)
+#   bash bench/run.sh          (REPS=5 WARMUP=1 by default; ~10-15 min on 2 cores)
 # conveyor through the Rust API, the C library and the Python package, against pyvips,
 # sharp and Pillow (pinned by the shared anchors' lock files), on the shared real-photo
 # corpus, with the shared harness (measure.py: median of REPS passes after WARMUP,
@@ -37,7 +37,9 @@ mkdir -p "$RES/out"
 { echo "date: $(date -u)"; echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)";
   echo "node $(node --version), $("$PY" --version), $(rustc --version), conveyor $(git -C "$root" rev-parse --short HEAD)"; } > "$RES/env.txt"
 
+ROWS=${ROWS:-all}   # e.g. ROWS="conveyor-rust-t2 conveyor-c-t2" for a subset
 m() {
+  case " $ROWS " in *" all "*|*" $1 "*) ;; *) return 0 ;; esac
   # One row; redone (up to 5 tries) if something else used more than max(2 s, 8 %) of its CPU.
   local name=$1; shift
   for try in 1 2 3 4 5; do

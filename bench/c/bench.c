@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "conveyor.h"
@@ -105,6 +106,7 @@ int main(int argc, char **argv) {
         if (r >= warmup) times[r - warmup] = dt;
     }
     conveyor_pool_free(pool);
+    if (out) mkdir(out, 0755);
     size_t jb = 0, wb = 0;
     for (int i = 0; i < n; i++) {
         if (slots[i].failed) return 1;
