@@ -446,13 +446,21 @@ fn shrink_on_load_keeps_exact_sizes_and_quality() {
 fn scaled_crops_never_leave_the_image() {
     // Sizes whose scale factors are not exact in floating point (found on a 10.7 MP
     // photo: the thumbnail's crop box came out 1e-13 px larger than the image).
-    for (w, h) in [(4000u32, 2667u32), (3872, 2592), (2560, 1600), (1999, 1333), (5184, 3456)] {
+    for (w, h) in [
+        (4000u32, 2667u32),
+        (3872, 2592),
+        (2560, 1600),
+        (1999, 1333),
+        (5184, 3456),
+    ] {
         let input = jpeg(w, h);
         let r = process(&input, &Recipe::default()).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
         let thumb = &r.outputs[1];
         assert!(thumb.width <= 320 && thumb.height <= 320, "{w}x{h}");
         let mut cover = Recipe::default();
-        cover.outputs[1] = OutputSpec::new("thumb", OutputFormat::Webp).size(320, 320).fit(Fit::Cover);
+        cover.outputs[1] = OutputSpec::new("thumb", OutputFormat::Webp)
+            .size(320, 320)
+            .fit(Fit::Cover);
         let r = process(&input, &cover).unwrap_or_else(|e| panic!("{w}x{h} cover: {e}"));
         assert_eq!((r.outputs[1].width, r.outputs[1].height), (320, 320));
     }

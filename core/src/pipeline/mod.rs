@@ -140,7 +140,8 @@ pub fn run(
     } else {
         Orientation::NoTransforms
     };
-    let src = &decoded.pixels;
+    // The full-size pixels, kept only while some output still needs them.
+    let mut source = Some(decoded.pixels);
     // Plans use the stored size; the decoded pixels may be smaller (shrink-on-load).
     let full = (decoded.info.width, decoded.info.height);
     let (uw, uh) = if render::transposes(orientation) {
@@ -154,17 +155,47 @@ pub fn run(
     // smaller outputs are made from it rather than from the full-size image.
     let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
     let mut outputs = Vec::with_capacity(recipe.outputs.len());
-    for spec in &recipe.outputs {
+    let plans: Vec<geometry::Plan> = recipe
+        .outputs
+        .iter()
+        .map(|spec| geometry::plan(uw, uh, spec))
+        .collect();
+    for (i, spec) in recipe.outputs.iter().enumerate() {
         checkpoint(Stage::Resize)?;
         let t = Instant::now();
-        let plan = geometry::plan(uw, uh, spec);
+        let plan = plans[i];
         let (bg, keep_alpha) = (spec.effective_background().0, spec.format.supports_alpha());
         let from_inter = intermediate.as_ref().and_then(|(inter, scale)| {
             render::render_from_intermediate(inter, *scale, (uw, uh), &plan, bg, keep_alpha)
         });
-        let px = match from_inter {
-            Some(px) => std::borrow::Cow::Owned(px?),
-            None => render::render(src, full, orientation, &plan, bg, keep_alpha)?,
+        let px = match (from_inter, source.as_ref()) {
+            (Some(px), _) => std::borrow::Cow::Owned(px?),
+            (None, Some(src)) => render::render(src, full, orientation, &plan, bg, keep_alpha)?,
+            (None, None) => {
+                return Err(Error::new(
+                    crate::ErrorKind::Panicked,
+                    "internal: the source was freed too early",
+                )
+                .at(Stage::Resize))
+            }
+        };
+        // Free the full-size pixels as soon as every remaining output can be made from
+        // a whole-image output instead (memory: the decode is the biggest buffer).
+        let next_inter_scale = match &px {
+            std::borrow::Cow::Owned(p) if plan.crop.is_none() && plan.canvas.is_none() => {
+                Some((p.width as f64 / uw as f64, p.height as f64 / uh as f64))
+            }
+            _ => intermediate.as_ref().map(|(_, scale)| *scale),
+        };
+        let source_needed = plans[i + 1..].iter().any(|p| {
+            !next_inter_scale.is_some_and(|scale| render::intermediate_covers(scale, (uw, uh), p))
+        });
+        let px: std::borrow::Cow<'_, pixels::Pixels> = if source_needed {
+            px
+        } else {
+            let owned = std::borrow::Cow::Owned(px.into_owned());
+            source = None;
+            owned
         };
         timings.resize += t.elapsed();
 

@@ -187,3 +187,11 @@ pub(crate) fn render_from_intermediate(
         Ok(out)
     })())
 }
+
+/// Whether an intermediate at `scale` has at least twice the resolution `plan` needs.
+pub(crate) fn intermediate_covers(scale: (f64, f64), src_size: (u32, u32), plan: &Plan) -> bool {
+    let [_, _, w, h] = plan
+        .crop
+        .unwrap_or([0.0, 0.0, src_size.0 as f64, src_size.1 as f64]);
+    w * scale.0 >= 2.0 * plan.resize.0 as f64 && h * scale.1 >= 2.0 * plan.resize.1 as f64
+}
