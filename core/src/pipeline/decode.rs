@@ -161,13 +161,7 @@ pub(crate) fn decode(
     let img = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(format, e))?;
     let pixels = Pixels::from_dynamic(img);
     Ok(Decoded {
-        info: InputInfo {
-            format,
-            width: pixels.width,
-            height: pixels.height,
-            bytes: data.len() as u64,
-            orientation: orientation.to_exif(),
-        },
+        info,
         pixels,
         orientation,
         icc,
