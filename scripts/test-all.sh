@@ -32,7 +32,9 @@ run_in() {
     popd >/dev/null || return
 }
 
-# 1. Rust (builds target/debug/libconveyor.so too)
+# 1. Rust. The C library first: `cargo test` does not build a cdylib for integration
+#    tests that do not link it, and the C programs and Python load target/debug/libconveyor.so.
+run cargo build --locked -p conveyor-ffi
 run cargo test --workspace --locked
 
 # 2. Python
