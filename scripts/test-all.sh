@@ -35,7 +35,7 @@ run_in() {
 # 1. Rust. The C library first: `cargo test` does not build a cdylib for integration
 #    tests that do not link it, and the C programs and Python load target/debug/libconveyor.so.
 run cargo build --locked -p conveyor-ffi
-run cargo test --workspace --locked
+run cargo test --workspace --locked --no-fail-fast
 
 # 2. Python
 venv=$root/target/py-venv
