@@ -465,3 +465,24 @@ fn scaled_crops_never_leave_the_image() {
         assert_eq!((r.outputs[1].width, r.outputs[1].height), (320, 320));
     }
 }
+
+#[test]
+fn three_outputs_never_need_a_freed_source() {
+    // Found by the browser batch: a thumbnail replaced the 1600 px intermediate, and a
+    // later cropped icon then needed the full-size pixels, already freed.
+    let recipe = Recipe::from_json(r#"{"outputs":[{"name":"large","width":1600,"height":1600,"format":"jpeg"},{"name":"thumb","width":320,"height":320,"format":"webp"},{"name":"icon","width":64,"height":64,"fit":"cover","format":"png"}]}"#).unwrap();
+    for (w, h) in [
+        (1758u32, 334u32),
+        (2146, 858),
+        (497, 431),
+        (1200, 900),
+        (334, 1758),
+    ] {
+        let r = process(&png(w, h), &recipe).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+        assert_eq!(
+            (r.outputs[2].width, r.outputs[2].height),
+            (64, 64),
+            "{w}x{h}"
+        );
+    }
+}

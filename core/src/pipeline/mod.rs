@@ -151,8 +151,8 @@ pub fn run(
     };
     let icc = decoded.icc.as_deref();
 
-    // The latest whole-image output (upright, resized, not cropped or padded): later,
-    // smaller outputs are made from it rather than from the full-size image.
+    // The largest whole-image output so far (upright, resized, not cropped or padded):
+    // later, smaller outputs are made from it rather than from the full-size image.
     let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
     let mut outputs = Vec::with_capacity(recipe.outputs.len());
     let plans: Vec<geometry::Plan> = recipe
@@ -181,11 +181,18 @@ pub fn run(
         };
         // Free the full-size pixels as soon as every remaining output can be made from
         // a whole-image output instead (memory: the decode is the biggest buffer).
+        // The intermediate only ever grows (the largest whole-image output is kept), so
+        // what it covers now it covers for every later output.
+        let current = intermediate.as_ref().map(|(_, scale)| *scale);
         let next_inter_scale = match &px {
             std::borrow::Cow::Owned(p) if plan.crop.is_none() && plan.canvas.is_none() => {
-                Some((p.width as f64 / uw as f64, p.height as f64 / uh as f64))
+                let candidate = (p.width as f64 / uw as f64, p.height as f64 / uh as f64);
+                Some(match current {
+                    Some(c) if c.0 >= candidate.0 => c,
+                    _ => candidate,
+                })
             }
-            _ => intermediate.as_ref().map(|(_, scale)| *scale),
+            _ => current,
         };
         let source_needed = plans[i + 1..].iter().any(|p| {
             !next_inter_scale.is_some_and(|scale| render::intermediate_covers(scale, (uw, uh), p))
@@ -225,7 +232,10 @@ pub fn run(
         }
         outputs.push(info);
         if let std::borrow::Cow::Owned(px) = px {
-            if plan.crop.is_none() && plan.canvas.is_none() {
+            let larger = intermediate
+                .as_ref()
+                .is_none_or(|(inter, _)| px.width > inter.width);
+            if plan.crop.is_none() && plan.canvas.is_none() && larger {
                 let scale = (px.width as f64 / uw as f64, px.height as f64 / uh as f64);
                 intermediate = Some((px, scale));
             }
