@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void, CString};
 use bytes::Bytes;
 use conveyor::{InputFormat, Outcome, OutputFormat};
 
-use crate::result::conveyor_result;
+use crate::result::{c_name, conveyor_result};
 
 /// Time spent per stage, in microseconds.
 #[repr(C)]
@@ -92,27 +92,11 @@ pub(crate) struct OwnedResult {
 }
 
 fn static_input_format(f: InputFormat) -> *const c_char {
-    let s: &'static str = match f {
-        InputFormat::Jpeg => "jpeg\0",
-        InputFormat::Png => "png\0",
-        InputFormat::Gif => "gif\0",
-        InputFormat::Webp => "webp\0",
-        InputFormat::Bmp => "bmp\0",
-        InputFormat::Tiff => "tiff\0",
-        InputFormat::Ico => "ico\0",
-        _ => "unknown\0",
-    };
-    s.as_ptr().cast()
+    c_name(f.as_str())
 }
 
 fn static_output_format(f: OutputFormat) -> *const c_char {
-    let s: &'static str = match f {
-        OutputFormat::Jpeg => "jpeg\0",
-        OutputFormat::Png => "png\0",
-        OutputFormat::Webp => "webp\0",
-        _ => "unknown\0",
-    };
-    s.as_ptr().cast()
+    c_name(f.as_str())
 }
 
 fn micros(d: std::time::Duration) -> u64 {

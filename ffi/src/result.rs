@@ -1,9 +1,10 @@
 //! `conveyor_result`: `CONVEYOR_OK`, one code per core error kind with the same number,
 //! and the two boundary codes. Values are never reused; retired ones stay reserved.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
 
-use conveyor::ErrorKind;
+use conveyor::{ErrorKind, InputFormat, OutputFormat};
 
 /// The result of a call, and the code of a job's outcome.
 #[repr(u32)]
@@ -62,22 +63,33 @@ impl From<ErrorKind> for conveyor_result {
     }
 }
 
-/// NUL-terminated static names, indexed by code (0..=12), then 100 and 101.
-const NAMES: [&str; 13] = [
-    "ok\0",
-    "invalid_recipe\0",
-    "invalid_argument\0",
-    "unsupported_format\0",
-    "decode_failed\0",
-    "limit_exceeded\0",
-    "encode_failed\0",
-    "save_failed\0",
-    "queue_full\0",
-    "shut_down\0",
-    "cancelled\0",
-    "timed_out\0",
-    "panicked\0",
-];
+/// The core's names (error kinds, input and output formats) as C strings, made once
+/// and kept for the life of the process, so the C side sees the same vocabulary without
+/// a second copy of it here.
+pub(crate) fn c_name(name: &str) -> *const c_char {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let words = ErrorKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .chain(InputFormat::ALL.iter().map(|f| f.as_str()))
+            .chain(
+                [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp]
+                    .iter()
+                    .map(|f| f.as_str()),
+            )
+            .chain(["ok", "null_parameter", "panic", "unknown"]);
+        words
+            .map(|w| CString::new(w).expect("names have no NUL"))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|c| c.as_bytes() == name.as_bytes())
+        .or_else(|| names.iter().find(|c| c.as_bytes() == b"unknown"))
+        .expect("\"unknown\" is in the table")
+        .as_ptr()
+}
 
 /// The library version, e.g. `"0.1.0"`: a static string, never freed. Compare it with
 /// the header's `CONVEYOR_VERSION` to detect a header/library mismatch.
@@ -92,13 +104,13 @@ pub extern "C" fn conveyor_version() -> *const c_char {
 pub extern "C" fn conveyor_result_str(code: conveyor_result) -> *const c_char {
     // Read the raw value: a C caller may pass any integer.
     let raw = code as u32;
-    let s: &'static str = match raw {
-        0..=12 => NAMES[raw as usize],
-        100 => "null_parameter\0",
-        101 => "panic\0",
-        _ => "unknown\0",
+    let name = match raw {
+        0 => "ok",
+        100 => "null_parameter",
+        101 => "panic",
+        other => ErrorKind::from_code(other).map_or("unknown", |k| k.as_str()),
     };
-    s.as_ptr().cast()
+    c_name(name)
 }
 
 #[cfg(test)]
@@ -110,10 +122,9 @@ mod tests {
         for kind in ErrorKind::ALL {
             let code = conveyor_result::from(kind);
             assert_eq!(code as u32, kind.code());
-            assert_eq!(
-                NAMES[kind.code() as usize].trim_end_matches('\0'),
-                kind.as_str()
-            );
+            // SAFETY: conveyor_result_str returns a static NUL-terminated string.
+            let name = unsafe { std::ffi::CStr::from_ptr(conveyor_result_str(code)) };
+            assert_eq!(name.to_str().unwrap(), kind.as_str());
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use conveyor::{Job, OutputFormat, OutputSpec, Pool, Recipe};
+use conveyor::{Job, Pool, Recipe};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -37,14 +37,8 @@ fn main() {
         .iter()
         .map(|n| Job::new(std::fs::read(format!("{corpus}/{n}")).expect("read corpus file")))
         .collect();
-    let recipe = Recipe::new(vec![
-        OutputSpec::new("large", OutputFormat::Jpeg)
-            .size(1600, 1600)
-            .quality(80),
-        OutputSpec::new("thumb", OutputFormat::Webp)
-            .size(320, 320)
-            .quality(75),
-    ]);
+    // The standard upload workload is the default recipe.
+    let recipe = Recipe::default();
     let pool = Pool::builder()
         .workers(threads)
         .queue_capacity(threads * 2)
