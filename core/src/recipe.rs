@@ -42,7 +42,6 @@
 //!
 //! With only one of `width`/`height` every fit behaves like `inside`.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -358,10 +357,10 @@ impl Recipe {
                 self.outputs.len()
             )));
         }
-        let mut names = HashSet::new();
         for (i, out) in self.outputs.iter().enumerate() {
             out.validate(i)?;
-            if !names.insert(out.name.as_str()) {
+            // At most MAX_OUTPUTS names: a scan is cheaper than a hash set.
+            if self.outputs[..i].iter().any(|o| o.name == out.name) {
                 return Err(invalid(format!(
                     "outputs[{i}].name: {:?} is used twice",
                     out.name

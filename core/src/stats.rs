@@ -1,6 +1,9 @@
 //! Pool statistics: gauges (queued, running), counters (accepted, completed, failed by
 //! kind, rejected) and per-stage latency histograms, all lock-free atomics.
 //!
+//! Workers write only to their own cache-padded shard and submitters to their own
+//! line, so the bookkeeping adds no contended atomic to a job; reads sum the shards.
+//!
 //! [`StatsSnapshot`] is what `Pool::stats` returns and what the `stats` event carries;
 //! its bucket bounds suit a Prometheus histogram as they are.
 
@@ -8,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorKind;
@@ -24,7 +28,6 @@ pub const LATENCY_STAGES: [&str; 6] = ["queue", "decode", "resize", "encode", "s
 #[derive(Default)]
 pub(crate) struct Histogram {
     buckets: [AtomicU64; BUCKET_BOUNDS_US.len() + 1],
-    count: AtomicU64,
     sum_us: AtomicU64,
 }
 
@@ -36,12 +39,14 @@ impl Histogram {
             .position(|&b| us <= b)
             .unwrap_or(BUCKET_BOUNDS_US.len());
         self.buckets[i].fetch_add(1, Relaxed);
-        self.count.fetch_add(1, Relaxed);
         self.sum_us.fetch_add(us, Relaxed);
     }
 
-    fn snapshot(&self) -> LatencySnapshot {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+    /// One distribution from the sum of several histograms (one per shard).
+    fn snapshot_of(hs: &[&Histogram]) -> LatencySnapshot {
+        let counts: Vec<u64> = (0..BUCKET_BOUNDS_US.len() + 1)
+            .map(|i| hs.iter().map(|h| h.buckets[i].load(Relaxed)).sum())
+            .collect();
         let count: u64 = counts.iter().sum();
         let mut cumulative = Vec::with_capacity(counts.len());
         let mut acc = 0;
@@ -64,7 +69,7 @@ impl Histogram {
         };
         LatencySnapshot {
             count,
-            sum_us: self.sum_us.load(Relaxed),
+            sum_us: hs.iter().map(|h| h.sum_us.load(Relaxed)).sum(),
             p50_us: quantile(0.5),
             p99_us: quantile(0.99),
             cumulative_buckets: cumulative[..BUCKET_BOUNDS_US.len()].to_vec(),
@@ -117,37 +122,109 @@ impl StatsSnapshot {
     }
 }
 
+/// Counters written by submitters.
 #[derive(Default)]
-pub(crate) struct StatsInner {
-    pub queued: AtomicI64,
-    pub running: AtomicI64,
-    pub accepted: AtomicU64,
-    pub completed: AtomicU64,
-    pub failed: [AtomicU64; 16],
-    pub rejected: AtomicU64,
+struct Intake {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// Counters written by one worker. Each worker has its own shard on its own cache line,
+/// so workers never contend for a counter; a snapshot sums the shards.
+#[derive(Default)]
+pub(crate) struct Shard {
+    dequeued: AtomicU64,
+    running: AtomicI64,
+    completed: AtomicU64,
+    failed: [AtomicU64; 16],
     /// Indexed like [`LATENCY_STAGES`].
-    pub latency: [Histogram; 6],
+    latency: [Histogram; 6],
+}
+
+impl Shard {
+    /// A job left the queue.
+    pub(crate) fn dequeued(&self) {
+        self.dequeued.fetch_add(1, Relaxed);
+    }
+
+    /// A job started (`+1`) or stopped (`-1`) running.
+    pub(crate) fn running(&self, delta: i64) {
+        self.running.fetch_add(delta, Relaxed);
+    }
+
+    /// A job succeeded.
+    pub(crate) fn completed(&self) {
+        self.completed.fetch_add(1, Relaxed);
+    }
+
+    /// A job failed with `kind`.
+    pub(crate) fn failed(&self, kind: ErrorKind) {
+        self.failed[kind.code() as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Records a latency for stage `i` of [`LATENCY_STAGES`].
+    pub(crate) fn latency(&self, i: usize, d: Duration) {
+        self.latency[i].record(d);
+    }
+}
+
+/// The pool's statistics: submit-side counters on one cache line, and a [`Shard`] per
+/// worker plus one for jobs finished off the workers (refused or dropped envelopes).
+pub(crate) struct StatsInner {
+    intake: CachePadded<Intake>,
+    shards: Box<[CachePadded<Shard>]>,
 }
 
 impl StatsInner {
+    pub(crate) fn new(workers: usize) -> StatsInner {
+        StatsInner {
+            intake: CachePadded::default(),
+            shards: (0..=workers).map(|_| CachePadded::default()).collect(),
+        }
+    }
+
+    /// Worker `i`'s shard; `None` (or an out-of-range index) picks the shared one.
+    pub(crate) fn shard(&self, worker: Option<usize>) -> &Shard {
+        let last = self.shards.len() - 1;
+        &self.shards[worker.unwrap_or(last).min(last)]
+    }
+
+    /// A job was put on the queue (counted before the send, so `queued` never dips).
+    pub(crate) fn accepted(&self) {
+        self.intake.accepted.fetch_add(1, Relaxed);
+    }
+
+    /// A job counted by [`StatsInner::accepted`] was refused after all.
+    pub(crate) fn refused(&self) {
+        self.intake.accepted.fetch_sub(1, Relaxed);
+        self.intake.rejected.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, workers: usize, queue_capacity: usize) -> StatsSnapshot {
+        let sum = |f: &dyn Fn(&Shard) -> u64| -> u64 { self.shards.iter().map(|s| f(s)).sum() };
+        let accepted = self.intake.accepted.load(Relaxed);
+        let dequeued = sum(&|s| s.dequeued.load(Relaxed));
+        let running: i64 = self.shards.iter().map(|s| s.running.load(Relaxed)).sum();
         StatsSnapshot {
             workers,
             queue_capacity,
-            queued: self.queued.load(Relaxed).max(0) as u64,
-            running: self.running.load(Relaxed).max(0) as u64,
-            accepted: self.accepted.load(Relaxed),
-            completed: self.completed.load(Relaxed),
+            queued: accepted.saturating_sub(dequeued),
+            running: running.max(0) as u64,
+            accepted,
+            completed: sum(&|s| s.completed.load(Relaxed)),
             failed: ErrorKind::ALL
                 .into_iter()
-                .map(|k| (k, self.failed[k.code() as usize].load(Relaxed)))
+                .map(|k| (k, sum(&|s| s.failed[k.code() as usize].load(Relaxed))))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            rejected: self.rejected.load(Relaxed),
+            rejected: self.intake.rejected.load(Relaxed),
             latency: LATENCY_STAGES
                 .iter()
-                .zip(&self.latency)
-                .map(|(name, h)| (name.to_string(), h.snapshot()))
+                .enumerate()
+                .map(|(i, name)| {
+                    let hs: Vec<&Histogram> = self.shards.iter().map(|s| &s.latency[i]).collect();
+                    (name.to_string(), Histogram::snapshot_of(&hs))
+                })
                 .collect(),
         }
     }

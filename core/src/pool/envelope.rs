@@ -2,9 +2,11 @@
 //! the unit of *exactly once*: `complete` takes the reply out, so it can deliver once,
 //! and if an envelope is ever dropped with its reply still inside (a bug, or a queue
 //! torn down with jobs in it), `Drop` delivers a `shut_down` outcome instead of losing it.
+//!
+//! The envelope holds no reference to the pool: the worker passes it in. That keeps a
+//! shared reference count off the per-job path (it would bounce between the submitting
+//! and the working core on every job).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use web_time::Instant;
@@ -16,20 +18,12 @@ use crate::events::Event;
 use crate::job::{Job, JobId};
 use crate::outcome::{Outcome, Report, Timings};
 
-/// Per-job control shared between the envelope and `Pool::cancel`.
-#[derive(Default)]
-pub(crate) struct Control {
-    pub cancelled: AtomicBool,
-}
-
 pub(crate) struct Envelope {
     pub id: JobId,
     pub job: Option<Job>,
     pub accepted: Instant,
     pub deadline: Option<Instant>,
-    pub control: Arc<Control>,
     pub reply: Option<Reply>,
-    pub shared: Arc<Shared>,
     /// Whether a worker has taken it off the queue (for the `queued` gauge).
     pub dequeued: bool,
     /// Whether it counted as running (for the `running` gauge).
@@ -38,8 +32,8 @@ pub(crate) struct Envelope {
 
 impl Envelope {
     /// Stops the job if it was cancelled or its deadline passed.
-    pub(crate) fn check(&self, stage: Stage) -> Result<(), Error> {
-        if self.control.cancelled.load(Ordering::Relaxed) {
+    pub(crate) fn check(&self, shared: &Shared, stage: Stage) -> Result<(), Error> {
+        if shared.registry.is_cancelled(self.id.0) {
             return Err(Error::new(
                 ErrorKind::Cancelled,
                 format!("cancelled before the {stage} stage"),
@@ -63,19 +57,23 @@ impl Envelope {
 
     /// Delivers the job's one outcome: updates stats, emits `job_finished`, then calls
     /// the reply. Does nothing if already completed.
-    pub(crate) fn complete(&mut self, result: Result<Report, Error>, queued: Duration) {
+    pub(crate) fn complete(
+        &mut self,
+        shared: &Shared,
+        result: Result<Report, Error>,
+        queued: Duration,
+    ) {
         let Some(reply) = self.reply.take() else {
             return;
         };
-        let shared = &self.shared;
-        shared.controls.remove(&self.id.0);
-        let stats = &shared.stats;
+        shared.registry.remove(self.id.0);
+        let stats = shared.stats.shard(super::worker::worker_index(shared));
         if !self.dequeued {
-            stats.queued.fetch_sub(1, Ordering::Relaxed);
+            stats.dequeued();
             self.dequeued = true;
         }
         if self.running {
-            stats.running.fetch_sub(1, Ordering::Relaxed);
+            stats.running(-1);
             self.running = false;
         }
         let total = self.accepted.elapsed();
@@ -92,21 +90,20 @@ impl Envelope {
                 ..Timings::default()
             },
         };
-        let lat = &stats.latency;
-        lat[0].record(timings.queued);
-        if let Ok(r) = &result {
-            lat[1].record(r.timings.decode);
-            lat[2].record(r.timings.resize);
-            lat[3].record(r.timings.encode);
-            if r.outputs.iter().any(|o| o.path.is_some()) {
-                lat[4].record(r.timings.save);
+        stats.latency(0, timings.queued);
+        match &result {
+            Ok(r) => {
+                stats.latency(1, r.timings.decode);
+                stats.latency(2, r.timings.resize);
+                stats.latency(3, r.timings.encode);
+                if r.outputs.iter().any(|o| o.path.is_some()) {
+                    stats.latency(4, r.timings.save);
+                }
+                stats.completed();
             }
-            stats.completed.fetch_add(1, Ordering::Relaxed);
+            Err(e) => stats.failed(e.kind),
         }
-        lat[5].record(total);
-        if let Err(e) = &result {
-            stats.failed[e.kind.code() as usize].fetch_add(1, Ordering::Relaxed);
-        }
+        stats.latency(5, total);
         shared.events.emit(|| Event::JobFinished {
             job_id: self.id,
             ok: result.is_ok(),
@@ -114,7 +111,8 @@ impl Envelope {
             stage: result.as_ref().err().and_then(|e| e.stage),
             timings,
         });
-        let key = self.job.as_ref().and_then(|j| j.key.clone());
+        // The job is done with: its bytes go now, its key goes to the outcome.
+        let key = self.job.take().and_then(|j| j.key);
         reply.deliver(Outcome {
             job_id: self.id,
             key,
@@ -124,17 +122,20 @@ impl Envelope {
 }
 
 impl Drop for Envelope {
+    /// The safety net: an envelope dropped with its reply still inside delivers a
+    /// `shut_down` outcome (without the pool's statistics, which it cannot reach).
     fn drop(&mut self) {
-        if self.reply.is_some() {
-            let queued = self.accepted.elapsed();
-            self.complete(
-                Err(Error::new(
+        if let Some(reply) = self.reply.take() {
+            let key = self.job.take().and_then(|j| j.key);
+            reply.deliver(Outcome {
+                job_id: self.id,
+                key,
+                result: Err(Error::new(
                     ErrorKind::ShutDown,
                     "the pool dropped the job before running it",
                 )
                 .at(Stage::Queue)),
-                queued,
-            );
+            });
         }
     }
 }

@@ -8,9 +8,11 @@
 //! ```
 //!
 //! Submitting takes no pool-wide lock: an atomic id, a sharded map entry for `cancel`
-//! (dashmap) and one channel send.
+//! (see `registry`) and one channel send. Workers keep their statistics in their own
+//! cache-padded shards, so they do not contend with each other or with submitters.
 
 mod envelope;
+mod registry;
 mod submit_error;
 mod ticket;
 mod worker;
@@ -23,10 +25,11 @@ use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
-use dashmap::DashMap;
+use crossbeam_utils::CachePadded;
 use web_time::Instant;
 
-use self::envelope::{Control, Envelope};
+use self::envelope::Envelope;
+use self::registry::Registry;
 pub use self::submit_error::SubmitError;
 use self::ticket::Reply;
 pub use self::ticket::{Outcomes, Ticket};
@@ -45,20 +48,33 @@ pub(crate) enum Msg {
     Stop,
 }
 
-/// State shared by the pool handle, its workers and every job in flight.
-pub(crate) struct Shared {
-    settings: ArcSwap<Settings>,
-    output_dir: Option<PathBuf>,
-    controls: DashMap<u64, Arc<Control>>,
-    stats: StatsInner,
-    events: EventBus,
+/// Read on every submit and every job, written once at shutdown.
+#[derive(Default)]
+pub(crate) struct Flags {
     /// Intake is closed.
     closing: AtomicBool,
     /// `shutdown_now`: queued jobs finish as cancelled.
-    abort_queued: AtomicBool,
+    pub(crate) abort_queued: AtomicBool,
+}
+
+/// Written on every submit.
+#[derive(Default)]
+struct Intake {
     /// Submit calls between their `closing` check and their send.
     submitting: AtomicUsize,
     next_id: AtomicU64,
+}
+
+/// State shared by the pool handle, its workers and every job in flight. The atomics
+/// that submitters write and the ones that everybody reads sit on separate cache lines.
+pub(crate) struct Shared {
+    settings: ArcSwap<Settings>,
+    output_dir: Option<PathBuf>,
+    registry: Registry,
+    stats: StatsInner,
+    events: EventBus,
+    pub(crate) flags: CachePadded<Flags>,
+    intake: CachePadded<Intake>,
     outcomes_tx: ArcSwapOption<Sender<Outcome>>,
     workers: usize,
     queue_capacity: usize,
@@ -189,13 +205,14 @@ impl Pool {
         let shared = Arc::new(Shared {
             settings: ArcSwap::from_pointee(settings),
             output_dir: config.output_dir.clone(),
-            controls: DashMap::new(),
-            stats: StatsInner::default(),
+            registry: Registry::new(queue_capacity + workers),
+            stats: StatsInner::new(workers),
             events: EventBus::new(config.event_capacity.unwrap_or(1024)),
-            closing: AtomicBool::new(false),
-            abort_queued: AtomicBool::new(false),
-            submitting: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            flags: CachePadded::default(),
+            intake: CachePadded::new(Intake {
+                submitting: AtomicUsize::new(0),
+                next_id: AtomicU64::new(1),
+            }),
             outcomes_tx: ArcSwapOption::from_pointee(outcomes_tx),
             workers,
             queue_capacity,
@@ -252,15 +269,15 @@ impl Pool {
     ) -> Result<JobId, SubmitError> {
         let inner = &*self.inner;
         let shared = &inner.shared;
-        shared.submitting.fetch_add(1, Ordering::SeqCst);
+        shared.intake.submitting.fetch_add(1, Ordering::SeqCst);
         struct Leave<'a>(&'a AtomicUsize);
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        let _leave = Leave(&shared.submitting);
-        if shared.closing.load(Ordering::SeqCst) {
+        let _leave = Leave(&shared.intake.submitting);
+        if shared.flags.closing.load(Ordering::SeqCst) {
             return Err(SubmitError::ShutDown(job));
         }
         // Blocking on a full queue from one of our own workers would deadlock.
@@ -268,12 +285,10 @@ impl Pool {
             Mode::Block if worker::is_worker_of(&inner.shared) => Mode::Try,
             m => m,
         };
-        let id = JobId(shared.next_id.fetch_add(1, Ordering::Relaxed));
+        let id = JobId(shared.intake.next_id.fetch_add(1, Ordering::Relaxed));
         let accepted = Instant::now();
-        let control = Arc::new(Control::default());
-        shared.controls.insert(id.0, control.clone());
-        shared.stats.queued.fetch_add(1, Ordering::Relaxed);
-        shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        shared.registry.insert(id.0);
+        shared.stats.accepted();
         let input_bytes = job.data.len() as u64;
         shared.events.emit(|| Event::JobQueued {
             job_id: id,
@@ -284,9 +299,7 @@ impl Pool {
             deadline: job.timeout.map(|t| accepted + t),
             job: Some(job),
             accepted,
-            control,
             reply: Some(reply(id)),
-            shared: shared.clone(),
             dequeued: false,
             running: false,
         };
@@ -316,10 +329,8 @@ impl Pool {
         drop(env.reply.take());
         let job = env.job.take().expect("the envelope still holds its job");
         env.dequeued = true;
-        shared.controls.remove(&id.0);
-        shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
-        shared.stats.accepted.fetch_sub(1, Ordering::Relaxed);
-        shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        shared.registry.remove(id.0);
+        shared.stats.refused();
         shared.events.emit(|| Event::JobRejected {
             job_id: id,
             reason: kind,
@@ -416,13 +427,7 @@ impl Pool {
     /// Cancels a job. A queued job finishes as `cancelled` without running; a running
     /// job stops at its next stage boundary. Returns whether the job was still pending.
     pub fn cancel(&self, id: JobId) -> bool {
-        match self.inner.shared.controls.get(&id.0) {
-            Some(c) => {
-                c.cancelled.store(true, Ordering::Relaxed);
-                true
-            }
-            None => false,
-        }
+        self.inner.shared.registry.cancel(id.0)
     }
 
     /// Subscribes to the event bus. Every subscriber sees every later event.
@@ -467,7 +472,7 @@ impl Pool {
 
     /// Whether intake is closed.
     pub fn is_shut_down(&self) -> bool {
-        self.inner.shared.closing.load(Ordering::SeqCst)
+        self.inner.shared.flags.closing.load(Ordering::SeqCst)
     }
 
     /// Graceful shutdown: stops intake, lets every queued and running job finish,
@@ -489,9 +494,9 @@ impl Inner {
     fn shutdown(this: &Arc<Inner>, now: bool) {
         if worker::is_worker_of(&this.shared) {
             // We cannot join ourselves: let a helper thread do it.
-            this.shared.closing.store(true, Ordering::SeqCst);
+            this.shared.flags.closing.store(true, Ordering::SeqCst);
             if now {
-                this.shared.abort_queued.store(true, Ordering::SeqCst);
+                this.shared.flags.abort_queued.store(true, Ordering::SeqCst);
             }
             let this = this.clone();
             std::thread::spawn(move || Inner::shutdown(&this, now));
@@ -504,12 +509,12 @@ impl Inner {
             .events
             .emit(|| Event::ShuttingDown { graceful: !now });
         if now {
-            shared.abort_queued.store(true, Ordering::SeqCst);
+            shared.flags.abort_queued.store(true, Ordering::SeqCst);
         }
-        shared.closing.store(true, Ordering::SeqCst);
+        shared.flags.closing.store(true, Ordering::SeqCst);
         // Submitters that passed the `closing` check finish their send first, so no
         // job can land behind the stop messages.
-        while shared.submitting.load(Ordering::SeqCst) != 0 {
+        while shared.intake.submitting.load(Ordering::SeqCst) != 0 {
             std::thread::sleep(Duration::from_micros(200));
         }
         for _ in 0..handles.len() {

@@ -16,24 +16,36 @@ use crate::events::Event;
 use crate::pipeline::{self, Context};
 
 thread_local! {
-    /// The pool this thread works for (the address of its `Shared`), or 0.
-    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    /// The pool this thread works for (the address of its `Shared`, or 0) and its index.
+    static WORKER_OF: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// The current thread's worker index if it is one of `shared`'s workers.
+pub(crate) fn worker_index(shared: &Shared) -> Option<usize> {
+    let (of, index) = WORKER_OF.with(Cell::get);
+    (of == shared as *const Shared as usize).then_some(index)
 }
 
 /// Whether the current thread is one of `shared`'s workers.
-pub(crate) fn is_worker_of(shared: &Arc<Shared>) -> bool {
-    WORKER_OF.with(|w| w.get() == Arc::as_ptr(shared) as usize)
+pub(crate) fn is_worker_of(shared: &Shared) -> bool {
+    worker_index(shared).is_some()
 }
 
 pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) {
-    WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
+    WORKER_OF.with(|w| w.set((Arc::as_ptr(&shared) as usize, index)));
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Stop => break,
-            Msg::Job(env) => {
+            Msg::Job(mut env) => {
                 // run_job contains its own panic boundary; this one guards the
-                // bookkeeping around it, so that no panic can ever end the worker.
-                let _ = catch_unwind(AssertUnwindSafe(|| run_job(index, env, &shared)));
+                // bookkeeping around it, so that no panic can ever end the worker, and
+                // the job still gets its one outcome (`complete` delivers only once).
+                if catch_unwind(AssertUnwindSafe(|| run_job(index, &mut env, &shared))).is_err() {
+                    let queued = env.accepted.elapsed();
+                    let e = Error::new(ErrorKind::Panicked, "the pool's bookkeeping panicked");
+                    let _ =
+                        catch_unwind(AssertUnwindSafe(|| env.complete(&shared, Err(e), queued)));
+                }
             }
         }
     }
@@ -46,40 +58,50 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic payload".into())
 }
 
-fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
+fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
+    let stats = shared.stats.shard(Some(index));
     env.dequeued = true;
-    shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
+    stats.dequeued();
     let queued = env.accepted.elapsed();
-    if shared.abort_queued.load(Ordering::SeqCst) {
+    if shared.flags.abort_queued.load(Ordering::SeqCst) {
         let e = Error::new(
             ErrorKind::Cancelled,
             "cancelled by shutdown_now before it ran",
         )
         .at(Stage::Queue);
-        return env.complete(Err(e), queued);
+        return env.complete(shared, Err(e), queued);
     }
-    if let Err(e) = env.check(Stage::Queue) {
-        return env.complete(Err(e), queued);
+    if let Err(e) = env.check(shared, Stage::Queue) {
+        return env.complete(shared, Err(e), queued);
     }
     env.running = true;
-    shared.stats.running.fetch_add(1, Ordering::Relaxed);
+    stats.running(1);
     shared.events.emit(|| Event::JobStarted {
         job_id: env.id,
         worker: index,
         queued_us: queued.as_micros() as u64,
     });
 
-    let settings = shared.settings.load_full();
+    let settings = shared.settings.load();
     let result = {
-        let env_ref = &env;
+        let env_ref = &*env;
         let job = env.job.as_ref().expect("a queued envelope holds its job");
         let recipe = job.recipe.as_deref().unwrap_or(&settings.default_recipe);
-        let key = job.key.clone().unwrap_or_else(|| env.id.to_string());
+        // The key names the output folder; without an output_dir it is not used.
+        let id_key;
+        let key = match (&job.key, &shared.output_dir) {
+            (Some(k), _) => k.as_str(),
+            (None, Some(_)) => {
+                id_key = env.id.to_string();
+                &id_key
+            }
+            (None, None) => "",
+        };
         let ctx = Context {
             limits: &settings.limits,
             formats: &settings.formats,
             output_dir: shared.output_dir.as_deref(),
-            key: &key,
+            key,
         };
         catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
@@ -93,7 +115,9 @@ fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
                     }
                 }
             }
-            pipeline::run(&job.data, recipe, &ctx, &mut |stage| env_ref.check(stage))
+            pipeline::run(&job.data, recipe, &ctx, &mut |stage| {
+                env_ref.check(shared, stage)
+            })
         }))
         .unwrap_or_else(|p| {
             Err(Error::new(
@@ -102,5 +126,5 @@ fn run_job(index: usize, mut env: Envelope, shared: &Arc<Shared>) {
             ))
         })
     };
-    env.complete(result, queued);
+    env.complete(shared, result, queued);
 }
