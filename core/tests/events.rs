@@ -202,3 +202,65 @@ fn periodic_stats_events_and_stats_snapshot() {
     let json = serde_json::to_value(pool.stats()).unwrap();
     assert_eq!(json["failed"]["unsupported_format"], 1);
 }
+
+#[test]
+fn stats_add_up_across_workers() {
+    // Each worker counts in its own shard; the snapshot must still add up exactly.
+    let pool = Pool::builder()
+        .workers(3)
+        .queue_capacity(4)
+        .build()
+        .unwrap();
+    let tickets: Vec<_> = (0..60)
+        .map(|i| {
+            let data = if i % 3 == 0 {
+                b"garbage".to_vec()
+            } else {
+                common::png(16, 16)
+            };
+            pool.submit(Job::new(data)).unwrap()
+        })
+        .collect();
+    for t in tickets {
+        t.wait();
+    }
+    let s = pool.stats();
+    assert_eq!((s.accepted, s.completed, s.failed_total()), (60, 40, 20));
+    assert_eq!((s.queued, s.running, s.rejected), (0, 0, 0));
+    assert_eq!(s.latency["queue"].count, 60);
+    assert_eq!(s.latency["total"].count, 60);
+    assert_eq!(s.latency["decode"].count, 40);
+    assert_eq!(s.latency["total"].cumulative_buckets.last(), Some(&60));
+
+    // Gauges while busy: three held jobs running, four queued, one refused.
+    let (release, hold) = crossbeam_channel::bounded::<()>(0);
+    let held: Vec<_> = (0..3)
+        .map(|_| {
+            pool.submit(Job::new(common::png(8, 8)).with_fault(conveyor::Fault::Hold(hold.clone())))
+                .unwrap()
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    while pool.stats().running != 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "workers never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let queued: Vec<_> = (0..4)
+        .map(|_| pool.try_submit(Job::new(common::png(8, 8))).unwrap())
+        .collect();
+    assert!(pool.try_submit(Job::new(common::png(8, 8))).is_err());
+    let s = pool.stats();
+    assert_eq!((s.running, s.queued, s.rejected, s.accepted), (3, 4, 1, 67));
+    drop(hold);
+    for _ in 0..3 {
+        release.send(()).unwrap();
+    }
+    for t in held.into_iter().chain(queued) {
+        assert!(t.wait().is_ok());
+    }
+    let s = pool.stats();
+    assert_eq!((s.queued, s.running, s.completed), (0, 0, 47));
+}
