@@ -106,6 +106,7 @@ if [ "${BROWSER:-1}" = 1 ]; then
   # (its Web Worker mode), in headless Chromium, through the shared browser harness with
   # one more tool (bench/browser/conveyor.js). Same 20 JPEG photos, 2 workers.
   echo ">> browser" >&2
+  [ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }
   bash "$root/wasm/build.sh" >&2
   b=$work/browser
   [ -d "$b/node_modules/playwright-core" ] || (cd "$b" && npm ci --no-audit --no-fund)
