@@ -42,6 +42,15 @@ impl Pixels {
             DynamicImage::ImageRgb8(b) => (Layout::Rgb8, b.into_raw()),
             DynamicImage::ImageRgba8(b) => (Layout::Rgba8, b.into_raw()),
             DynamicImage::ImageLuma16(_) => (Layout::L8, img.to_luma8().into_raw()),
+            // Gray with alpha (common in PNG): widened by hand, which is several times
+            // faster than `image`'s generic colour conversion and gives the same bytes.
+            DynamicImage::ImageLumaA8(b) => {
+                let mut out = Vec::with_capacity(b.as_raw().len() * 2);
+                for la in b.as_raw().chunks_exact(2) {
+                    out.extend_from_slice(&[la[0], la[0], la[0], la[1]]);
+                }
+                (Layout::Rgba8, out)
+            }
             other if other.color().has_alpha() => (Layout::Rgba8, other.to_rgba8().into_raw()),
             other => (Layout::Rgb8, other.to_rgb8().into_raw()),
         };
@@ -88,12 +97,13 @@ impl Pixels {
         if self.layout != Layout::Rgba8 {
             return std::borrow::Cow::Borrowed(self);
         }
-        let mut out = Vec::with_capacity(self.buf.len() / 4 * 3);
-        for px in self.buf.chunks_exact(4) {
-            let a = px[3] as u32;
+        // Written into a sized buffer (not pushed), which the compiler vectorises.
+        let mut out = vec![0u8; self.buf.len() / 4 * 3];
+        let bg = [bg[0] as u32, bg[1] as u32, bg[2] as u32];
+        for (o, px) in out.chunks_exact_mut(3).zip(self.buf.chunks_exact(4)) {
+            let (a, na) = (px[3] as u32, 255 - px[3] as u32);
             for c in 0..3 {
-                let v = (px[c] as u32 * a + bg[c] as u32 * (255 - a) + 127) / 255;
-                out.push(v as u8);
+                o[c] = ((px[c] as u32 * a + bg[c] * na + 127) / 255) as u8;
             }
         }
         std::borrow::Cow::Owned(Pixels {
@@ -102,5 +112,57 @@ impl Pixels {
             layout: Layout::Rgb8,
             buf: out,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gray_alpha_widens_like_image_does() {
+        let img = image::GrayAlphaImage::from_fn(37, 11, |x, y| {
+            image::LumaA([(x * 7 + y * 3) as u8, (255 - x * 5) as u8])
+        });
+        let dynamic = DynamicImage::ImageLumaA8(img);
+        let expected = dynamic.to_rgba8().into_raw();
+        let px = Pixels::from_dynamic(dynamic);
+        assert_eq!((px.width, px.height, px.layout), (37, 11, Layout::Rgba8));
+        assert_eq!(px.buf, expected);
+    }
+
+    #[test]
+    fn flatten_composites_over_the_background() {
+        let px = Pixels {
+            width: 4,
+            height: 1,
+            layout: Layout::Rgba8,
+            buf: vec![
+                10, 20, 30, 255, // opaque: unchanged
+                10, 20, 30, 0, // transparent: the background
+                200, 100, 0, 128, // half: the mix, rounded
+                0, 0, 0, 1,
+            ],
+        };
+        let flat = px.flatten([255, 0, 50, 255]);
+        assert_eq!(flat.layout, Layout::Rgb8);
+        let half = |f: u32, b: u32| ((f * 128 + b * 127 + 127) / 255) as u8;
+        assert_eq!(
+            flat.buf,
+            vec![
+                10,
+                20,
+                30,
+                255,
+                0,
+                50,
+                half(200, 255),
+                half(100, 0),
+                half(0, 50),
+                254,
+                0,
+                50
+            ]
+        );
     }
 }
