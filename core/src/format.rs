@@ -102,6 +102,9 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// Every output format.
+    pub const ALL: [OutputFormat; 3] = [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp];
+
     /// The stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -169,7 +169,8 @@ impl Shard {
 }
 
 /// The pool's statistics: submit-side counters on one cache line, and a [`Shard`] per
-/// worker plus one for jobs finished off the workers (refused or dropped envelopes).
+/// worker. Refused jobs count on the submit side; every outcome is counted by the
+/// worker that delivers it.
 pub(crate) struct StatsInner {
     intake: CachePadded<Intake>,
     shards: Box<[CachePadded<Shard>]>,
@@ -179,14 +180,15 @@ impl StatsInner {
     pub(crate) fn new(workers: usize) -> StatsInner {
         StatsInner {
             intake: CachePadded::default(),
-            shards: (0..=workers).map(|_| CachePadded::default()).collect(),
+            shards: (0..workers.max(1))
+                .map(|_| CachePadded::default())
+                .collect(),
         }
     }
 
-    /// Worker `i`'s shard; `None` (or an out-of-range index) picks the shared one.
-    pub(crate) fn shard(&self, worker: Option<usize>) -> &Shard {
-        let last = self.shards.len() - 1;
-        &self.shards[worker.unwrap_or(last).min(last)]
+    /// Worker `worker`'s shard.
+    pub(crate) fn shard(&self, worker: usize) -> &Shard {
+        &self.shards[worker.min(self.shards.len() - 1)]
     }
 
     /// A job was put on the queue (counted before the send, so `queued` never dips).

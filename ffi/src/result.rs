@@ -73,11 +73,7 @@ pub(crate) fn c_name(name: &str) -> *const c_char {
             .iter()
             .map(|k| k.as_str())
             .chain(InputFormat::ALL.iter().map(|f| f.as_str()))
-            .chain(
-                [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp]
-                    .iter()
-                    .map(|f| f.as_str()),
-            )
+            .chain(OutputFormat::ALL.iter().map(|f| f.as_str()))
             .chain(["ok", "null_parameter", "panic", "unknown"]);
         words
             .map(|w| CString::new(w).expect("names have no NUL"))

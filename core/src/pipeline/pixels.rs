@@ -147,22 +147,12 @@ mod tests {
         let flat = px.flatten([255, 0, 50, 255]);
         assert_eq!(flat.layout, Layout::Rgb8);
         let half = |f: u32, b: u32| ((f * 128 + b * 127 + 127) / 255) as u8;
-        assert_eq!(
-            flat.buf,
-            vec![
-                10,
-                20,
-                30,
-                255,
-                0,
-                50,
-                half(200, 255),
-                half(100, 0),
-                half(0, 50),
-                254,
-                0,
-                50
-            ]
-        );
+        let expected = [
+            [10, 20, 30],
+            [255, 0, 50],
+            [half(200, 255), half(100, 0), half(0, 50)],
+            [254, 0, 50],
+        ];
+        assert_eq!(flat.buf, expected.concat());
     }
 }

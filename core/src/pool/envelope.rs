@@ -55,11 +55,12 @@ impl Envelope {
         Ok(())
     }
 
-    /// Delivers the job's one outcome: updates stats, emits `job_finished`, then calls
-    /// the reply. Does nothing if already completed.
+    /// Delivers the job's one outcome from worker `worker`: updates its stats shard,
+    /// emits `job_finished`, then calls the reply. Does nothing if already completed.
     pub(crate) fn complete(
         &mut self,
         shared: &Shared,
+        worker: usize,
         result: Result<Report, Error>,
         queued: Duration,
     ) {
@@ -67,7 +68,7 @@ impl Envelope {
             return;
         };
         shared.registry.remove(self.id.0);
-        let stats = shared.stats.shard(super::worker::worker_index(shared));
+        let stats = shared.stats.shard(worker);
         if !self.dequeued {
             stats.dequeued();
             self.dequeued = true;

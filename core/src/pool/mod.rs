@@ -7,8 +7,8 @@
 //!                                                   └────────▶ event bus ──▶ every subscriber
 //! ```
 //!
-//! Submitting takes no pool-wide lock: an atomic id, a sharded map entry for `cancel`
-//! (see `registry`) and one channel send. Workers keep their statistics in their own
+//! Submitting takes no pool-wide lock: an atomic id, one compare-and-swap on a slot of
+//! the cancel registry (see `registry`) and one channel send. Workers keep their statistics in their own
 //! cache-padded shards, so they do not contend with each other or with submitters.
 
 mod envelope;

@@ -16,23 +16,17 @@ use crate::events::Event;
 use crate::pipeline::{self, Context};
 
 thread_local! {
-    /// The pool this thread works for (the address of its `Shared`, or 0) and its index.
-    static WORKER_OF: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-}
-
-/// The current thread's worker index if it is one of `shared`'s workers.
-pub(crate) fn worker_index(shared: &Shared) -> Option<usize> {
-    let (of, index) = WORKER_OF.with(Cell::get);
-    (of == shared as *const Shared as usize).then_some(index)
+    /// The pool this thread works for (the address of its `Shared`), or 0.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Whether the current thread is one of `shared`'s workers.
 pub(crate) fn is_worker_of(shared: &Shared) -> bool {
-    worker_index(shared).is_some()
+    WORKER_OF.with(Cell::get) == shared as *const Shared as usize
 }
 
 pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) {
-    WORKER_OF.with(|w| w.set((Arc::as_ptr(&shared) as usize, index)));
+    WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Stop => break,
@@ -43,8 +37,9 @@ pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) 
                 if catch_unwind(AssertUnwindSafe(|| run_job(index, &mut env, &shared))).is_err() {
                     let queued = env.accepted.elapsed();
                     let e = Error::new(ErrorKind::Panicked, "the pool's bookkeeping panicked");
-                    let _ =
-                        catch_unwind(AssertUnwindSafe(|| env.complete(&shared, Err(e), queued)));
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        env.complete(&shared, index, Err(e), queued)
+                    }));
                 }
             }
         }
@@ -59,7 +54,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
-    let stats = shared.stats.shard(Some(index));
+    let stats = shared.stats.shard(index);
     env.dequeued = true;
     stats.dequeued();
     let queued = env.accepted.elapsed();
@@ -69,10 +64,10 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             "cancelled by shutdown_now before it ran",
         )
         .at(Stage::Queue);
-        return env.complete(shared, Err(e), queued);
+        return env.complete(shared, index, Err(e), queued);
     }
     if let Err(e) = env.check(shared, Stage::Queue) {
-        return env.complete(shared, Err(e), queued);
+        return env.complete(shared, index, Err(e), queued);
     }
     env.running = true;
     stats.running(1);
@@ -126,5 +121,5 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             ))
         })
     };
-    env.complete(shared, result, queued);
+    env.complete(shared, index, result, queued);
 }
