@@ -66,6 +66,12 @@ pub struct PoolConfig {
     pub limits: Option<Limits>,
     /// Allowed input formats.
     pub formats: Option<Vec<InputFormat>>,
+    /// The memory budget in bytes: a worker starts a job only when the job's estimated
+    /// peak memory fits in what running jobs leave, and a job whose estimate exceeds
+    /// the whole budget fails with `limit_exceeded`. Default:
+    /// [`default_memory_budget`](crate::default_memory_budget) (half the machine's or
+    /// the cgroup's memory, at least 512 MiB).
+    pub memory_budget: Option<u64>,
 }
 
 impl PoolConfig {
@@ -101,6 +107,9 @@ impl PoolConfig {
         }
         if self.stats_interval_ms == Some(0) {
             return bad("stats_interval_ms: must be at least 1");
+        }
+        if self.memory_budget.is_some_and(|b| b < 1 << 20) {
+            return bad("memory_budget: must be at least 1048576 bytes (1 MiB)");
         }
         if let Some(r) = &self.default_recipe {
             r.validate()?;

@@ -175,12 +175,14 @@ pub struct Error {
 }
 
 impl Error {
-    /// A new error of `kind` with `message`, not tied to a stage.
+    /// A new error of `kind` with `message`, not tied to a stage. The message is made
+    /// one line (runs of whitespace, newlines included, become one space) of at most
+    /// [`MAX_MESSAGE_CHARS`] characters, so every door can show it as it is.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
             stage: None,
-            message: message.into(),
+            message: tidy(message.into()),
         }
     }
 
@@ -215,6 +217,26 @@ impl fmt::Display for Error {
     }
 }
 
+/// The longest error message, in characters; longer ones are cut with an ellipsis.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+fn tidy(message: String) -> String {
+    let clean = !message.starts_with(char::is_whitespace)
+        && !message.ends_with(char::is_whitespace)
+        && !message.chars().any(|c| c.is_whitespace() && c != ' ')
+        && !message.contains("  ");
+    let mut m = if clean {
+        message
+    } else {
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    if m.chars().count() > MAX_MESSAGE_CHARS {
+        m = m.chars().take(MAX_MESSAGE_CHARS - 1).collect();
+        m.push('…');
+    }
+    m
+}
+
 /// A `Result` whose error is conveyor's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -235,6 +257,20 @@ mod tests {
         }
         assert_eq!(ErrorKind::from_code(0), None);
         assert_eq!(ErrorKind::DecodeFailed.code(), 4);
+    }
+
+    #[test]
+    fn messages_are_one_bounded_line() {
+        let e = Error::new(ErrorKind::DecodeFailed, "line one\n  line two\t\r\n");
+        assert_eq!(e.message, "line one line two");
+        let e = Error::new(ErrorKind::DecodeFailed, "x".repeat(1000));
+        assert_eq!(e.message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(e.message.ends_with('…'));
+        let plain = "jpeg: 12-bit sample precision is not supported";
+        assert_eq!(
+            Error::new(ErrorKind::UnsupportedFormat, plain).message,
+            plain
+        );
     }
 
     #[test]

@@ -85,7 +85,9 @@
 //! - `libwebp` (default): lossy WebP through libwebp; without it WebP is lossless only.
 //! - `fault-injection`: test-only hooks (`Job::with_fault`, `Fault`).
 
-#![forbid(unsafe_code)]
+// The one exception is the libjpeg boundary (`pipeline/libjpeg.rs`), which allows it
+// for its error manager; everything else is safe Rust.
+#![deny(unsafe_code)]
 
 pub mod config;
 pub mod error;
@@ -114,7 +116,7 @@ pub use crate::limits::Limits;
 pub use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings};
 pub use crate::pipeline::{probe, process};
 #[cfg(feature = "pool")]
-pub use crate::pool::{Outcomes, Pool, PoolBuilder, SubmitError, Ticket};
+pub use crate::pool::{default_memory_budget, Outcomes, Pool, PoolBuilder, SubmitError, Ticket};
 pub use crate::recipe::{Color, Fit, OutputSpec, Recipe};
 #[cfg(feature = "pool")]
 pub use crate::stats::{LatencySnapshot, StatsSnapshot};

@@ -34,6 +34,9 @@ pub struct Limits {
     /// Largest ICC profile kept when metadata is not stripped. Default 1 MiB; larger
     /// profiles are dropped (not an error).
     pub max_icc_bytes: u32,
+    /// Most scans a JPEG may have. Default 100 (progressive files have about 10;
+    /// libjpeg-turbo's own tools suggest a limit of this order against scan floods).
+    pub max_scans: u32,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             max_pixels: 100_000_000,
             max_alloc: 1 << 30,
             max_icc_bytes: 1 << 20,
+            max_scans: 100,
         }
     }
 }
@@ -59,6 +63,7 @@ impl Limits {
             max_pixels: u64::MAX,
             max_alloc: u64::MAX,
             max_icc_bytes: u32::MAX,
+            max_scans: u32::MAX,
         }
     }
 
@@ -85,6 +90,11 @@ impl Limits {
     /// Sets [`Limits::max_alloc`].
     pub fn with_max_alloc(mut self, v: u64) -> Self {
         self.max_alloc = v;
+        self
+    }
+    /// Sets [`Limits::max_scans`].
+    pub fn with_max_scans(mut self, v: u32) -> Self {
+        self.max_scans = v;
         self
     }
     /// Sets [`Limits::max_icc_bytes`].

@@ -23,6 +23,9 @@ pub struct Outcome {
     pub key: Option<String>,
     /// The report, or why the job failed.
     pub result: Result<Report, Error>,
+    /// Time queued and in total, on success and failure alike (on success also the
+    /// stage timings, as in the report).
+    pub timings: Timings,
 }
 
 impl Outcome {
@@ -40,7 +43,9 @@ impl Outcome {
     /// `{"job_id":..,"key":..,"ok":true,"report":{..}}` or
     /// `{"job_id":..,"key":..,"ok":false,"error":{"code":..,"stage":..,"message":..}}`.
     pub fn to_json_value(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({ "job_id": self.job_id, "key": self.key });
+        let mut v = serde_json::json!({
+            "job_id": self.job_id, "key": self.key, "timings": self.timings,
+        });
         match &self.result {
             Ok(r) => {
                 v["ok"] = true.into();
@@ -66,6 +71,10 @@ pub struct Report {
     pub outputs: Vec<OutputInfo>,
     /// Time spent in each stage.
     pub timings: Timings,
+    /// The job's peak memory as estimated from the header before decoding, in bytes
+    /// (what the pool's memory budget admitted it with).
+    #[serde(default)]
+    pub memory_estimate: u64,
 }
 
 impl Report {

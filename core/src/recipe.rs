@@ -17,6 +17,7 @@
 //! | `outputs` | array of output specs, 1–16 | required | what to produce |
 //! | `auto_orient` | bool | `true` | apply the EXIF orientation to the pixels |
 //! | `strip_metadata` | bool | `true` | write no metadata; `false` keeps the ICC profile (JPEG, PNG). EXIF, XMP and GPS are never written |
+//! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
 //!
 //! Output spec (unknown fields are refused):
 //!
@@ -67,6 +68,53 @@ pub struct Recipe {
     /// Write no metadata. `false` keeps the ICC profile (JPEG and PNG). Default `true`.
     #[serde(default = "yes")]
     pub strip_metadata: bool,
+    /// Which damage refuses an input. Default [`FailOn::Warning`], as in sharp.
+    #[serde(default, skip_serializing_if = "FailOn::is_default")]
+    pub fail_on: FailOn,
+}
+
+/// How damaged an input may be and still be accepted: sharp's `failOn` levels, from
+/// the most lenient to the strictest. Each level refuses what the ones before it
+/// refuse.
+///
+/// Which damage a decoder can survive depends on the format. A JPEG decoder can go on
+/// past damage: with `none` a truncated JPEG gives a partial image (libjpeg fills the
+/// missing rows with grey) and corrupt entropy-coded data is decoded as well as it
+/// can be. The other formats' decoders stop at any damage, so for them every level
+/// refuses a truncated or corrupt file. Bad headers and limits always fail, whatever
+/// the level.
+#[non_exhaustive]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FailOn {
+    /// Accept whatever a decoder can make an image of.
+    None,
+    /// Refuse inputs that end before the image does.
+    Truncated,
+    /// Also refuse inputs the decoder reports as broken (the same as `truncated`
+    /// for JPEG, whose decoder reports data damage as warnings).
+    Error,
+    /// Also refuse inputs the decoder warns about (corrupt JPEG data). The default.
+    #[default]
+    Warning,
+}
+
+impl FailOn {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::None => "none",
+            FailOn::Truncated => "truncated",
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == FailOn::default()
+    }
 }
 
 /// One output of a [`Recipe`].
@@ -321,6 +369,7 @@ impl Recipe {
             outputs,
             auto_orient: true,
             strip_metadata: true,
+            fail_on: FailOn::default(),
         }
     }
 

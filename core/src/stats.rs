@@ -113,6 +113,15 @@ pub struct StatsSnapshot {
     pub rejected: u64,
     /// Latency per stage: `queue`, `decode`, `resize`, `encode`, `save`, `total`.
     pub latency: BTreeMap<String, LatencySnapshot>,
+    /// The pool's memory budget, in bytes (see `PoolConfig::memory_budget`).
+    #[serde(default)]
+    pub memory_budget: u64,
+    /// Bytes of the budget reserved by running jobs (their estimates).
+    #[serde(default)]
+    pub memory_in_use: u64,
+    /// Jobs taken off the queue that wait for room in the budget.
+    #[serde(default)]
+    pub memory_waiting: u64,
 }
 
 impl StatsSnapshot {
@@ -202,6 +211,7 @@ impl StatsInner {
         self.intake.rejected.fetch_add(1, Relaxed);
     }
 
+    /// Sums the shards. The memory fields are left at zero for the pool to fill.
     pub(crate) fn snapshot(&self, workers: usize, queue_capacity: usize) -> StatsSnapshot {
         let sum = |f: &dyn Fn(&Shard) -> u64| -> u64 { self.shards.iter().map(|s| f(s)).sum() };
         let accepted = self.intake.accepted.load(Relaxed);
@@ -228,6 +238,9 @@ impl StatsInner {
                     (name.to_string(), Histogram::snapshot_of(&hs))
                 })
                 .collect(),
+            memory_budget: 0,
+            memory_in_use: 0,
+            memory_waiting: 0,
         }
     }
 }

@@ -16,8 +16,9 @@ fn run_with(data: &[u8], limits: &Limits) -> Result<conveyor::Report, conveyor::
         formats: &InputFormat::ALL,
         output_dir: None,
         key: "k",
+        admit: None,
     };
-    run(data, &recipe, &ctx, &mut |_| Ok(()))
+    run(data, &recipe, &ctx, &|_| Ok(()))
 }
 
 fn assert_refused_fast(name: &str, data: &[u8], limits: &Limits) {
@@ -129,11 +130,12 @@ fn the_format_allow_list_is_applied() {
         formats: &[InputFormat::Jpeg],
         output_dir: None,
         key: "k",
+        admit: None,
     };
-    let e = run(&png(10, 10), &recipe, &ctx, &mut |_| Ok(())).unwrap_err();
+    let e = run(&png(10, 10), &recipe, &ctx, &|_| Ok(())).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedFormat);
     assert!(e.message.contains("not allowed"), "{}", e.message);
-    run(&jpeg(10, 10), &recipe, &ctx, &mut |_| Ok(())).unwrap();
+    run(&jpeg(10, 10), &recipe, &ctx, &|_| Ok(())).unwrap();
 }
 
 #[test]

@@ -57,6 +57,23 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("fake.png", fake),
         ("bomb_50000x50000.png", png_bomb_header(50_000, 50_000)),
+        ("scan_flood_600.jpg", hostile::scan_flood_jpeg(64, 64, 600)),
+        (
+            "truncated_40.jpg",
+            hostile::truncated(&hostile::progressive_jpeg(160, 120), 40),
+        ),
+        ("jpeg_12bit.jpg", hostile::jpeg_variant_header(0xC1, 12)),
+        ("jpeg_lossless.jpg", hostile::jpeg_variant_header(0xC3, 8)),
+        (
+            "jpeg_hierarchical.jpg",
+            hostile::jpeg_variant_header(0xC5, 8),
+        ),
+        ("iccp_bomb_16m.png", hostile::png_iccp_bomb(16 << 20)),
+        (
+            "bmp_size_bomb.bmp",
+            hostile::bmp_size_bomb(2554, 18803, 253),
+        ),
+        ("webp_16384.webp", hostile::webp_header(16384, 16384)),
     ]
 }
 

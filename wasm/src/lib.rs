@@ -70,8 +70,9 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
         formats: &InputFormat::ALL,
         output_dir: None,
         key: "job",
+        admit: None,
     };
-    let report = run(input, &recipe, &ctx, &mut |_| Ok(())).map_err(|e| js_error(&e))?;
+    let report = run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     let buffers = js_sys::Array::new();
     for o in &report.outputs {
         let bytes = o.data.as_deref().unwrap_or(&[]);

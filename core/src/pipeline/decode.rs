@@ -1,27 +1,58 @@
 //! Stage 1: detect the format from the bytes, read the header, enforce the
 //! [`Limits`](crate::Limits) before any pixel memory is allocated, then decode.
 //!
+//! Reading the header ([`probe`]) and decoding ([`decode`]) are two steps, so that the
+//! pool can estimate the job's memory from the header and admit it against its budget
+//! in between. Each format has one decoder: JPEG goes through the marker scan
+//! (`jpeg.rs`) and then libjpeg-turbo (native) or zune-jpeg (wasm); every other format
+//! through the `image` crate. All of them read through [`Input`], so a running decode
+//! notices the job's deadline or a cancel.
+//!
 //! Limits are enforced twice: by our own checks on the header's dimensions, and by
 //! handing them to the `image` decoders (`max_image_width`, `max_image_height`,
 //! `max_alloc`) so that their internal allocations are capped as well.
 
-use std::io::Cursor;
+use std::ops::Range;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
+use super::input::{Input, Watch};
+use super::jpeg::{self, JpegHeader};
 use super::pixels::Pixels;
 use crate::error::{Error, ErrorKind, Stage};
 use crate::format::InputFormat;
 use crate::limits::Limits;
 use crate::outcome::InputInfo;
+use crate::recipe::FailOn;
 
 /// A decoded input.
 pub(crate) struct Decoded {
     pub pixels: Pixels,
+}
+
+/// What the header says, with the decoder ready to go on where the header ended.
+pub(crate) struct Header<'a> {
+    pub info: InputInfo,
     pub orientation: Orientation,
     pub icc: Option<Vec<u8>>,
-    pub info: InputInfo,
+    pub kind: Kind<'a>,
+}
+
+/// The per-format part of a [`Header`].
+pub(crate) enum Kind<'a> {
+    /// A JPEG and its marker scan.
+    Jpeg(JpegHeader),
+    /// Anything the `image` crate decodes.
+    Other {
+        decoder: Box<dyn ImageDecoder + 'a>,
+        /// Bytes the decoder's own buffer takes.
+        native_bytes: u64,
+        /// Channels after normalising to 8-bit gray, RGB or RGBA.
+        channels: u64,
+        /// Whether normalising needs a second buffer.
+        converts: bool,
+    },
 }
 
 fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
@@ -29,9 +60,15 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
 }
 
 /// Maps an `image` error to conveyor's vocabulary.
-pub(crate) fn map_image_error(format: InputFormat, e: ImageError) -> Error {
+pub(crate) fn map_image_error(format: InputFormat, e: ImageError, limits: &Limits) -> Error {
     match e {
-        ImageError::Limits(l) => err(ErrorKind::LimitExceeded, format!("{format}: {l}")),
+        ImageError::Limits(_) => err(
+            ErrorKind::LimitExceeded,
+            format!(
+                "{format}: the decoder needs more memory than max_alloc ({} bytes) allows",
+                limits.max_alloc
+            ),
+        ),
         ImageError::Unsupported(u) => err(ErrorKind::UnsupportedFormat, format!("{format}: {u}")),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => err(
             ErrorKind::DecodeFailed,
@@ -84,52 +121,183 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
     Ok(())
 }
 
-/// Decodes `data`. `want_icc` reads the ICC profile (when metadata is kept).
-/// `shrink(width, height, orientation)` may answer a power of two (1, 2, 4 or 8) by
-/// which a JPEG may be decoded smaller (DCT scaling, with the `mozjpeg` feature); the
-/// decoded pixels are then about `width / shrink` wide, while `info` keeps the stored
-/// size.
-pub(crate) fn decode(
-    data: &[u8],
+/// The dimensions a header declares, read by hand for formats whose decoder refuses
+/// large sizes before saying what they are (WebP above 16383 px).
+fn declared_size(format: InputFormat, data: &[u8]) -> Option<(u32, u32)> {
+    match format {
+        InputFormat::Webp if data.get(12..16) == Some(b"VP8X") => {
+            let u24 = |at: usize| -> Option<u32> {
+                let b = data.get(at..at + 3)?;
+                Some(u32::from_le_bytes([b[0], b[1], b[2], 0]) + 1)
+            };
+            Some((u24(24)?, u24(27)?))
+        }
+        _ => None,
+    }
+}
+
+/// Checks a header-declared size that a decoder would refuse without naming it.
+fn check_declared(format: InputFormat, data: &[u8]) -> Result<(), Error> {
+    if let Some((w, h)) = declared_size(format, data) {
+        if w > 16383 || h > 16383 {
+            return Err(err(
+                ErrorKind::DecodeFailed,
+                format!(
+                    "{format}: the header declares {w}x{h}; WebP images are at most 16383x16383"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// BMP: an uncompressed bitmap whose declared rows do not fit in the file is refused
+/// before a decoder allocates them (a 253-byte file can declare 144 MB).
+fn check_bmp_fits(data: &[u8]) -> Result<(), Error> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    let i32_at = |at: usize| u32_at(at).map(|v| v as i32);
+    let (Some(offset), Some(w), Some(h), Some(bpp), Some(compression)) = (
+        u32_at(10),
+        i32_at(18),
+        i32_at(22),
+        data.get(28..30).map(|b| u16::from_le_bytes([b[0], b[1]])),
+        u32_at(30),
+    ) else {
+        return Ok(());
+    };
+    if compression != 0 || w <= 0 || bpp == 0 {
+        return Ok(());
+    }
+    let stride = (w as u64 * bpp as u64).div_ceil(32) * 4;
+    let needed = offset as u64 + stride * h.unsigned_abs() as u64;
+    if needed > data.len() as u64 {
+        return Err(err(
+            ErrorKind::DecodeFailed,
+            format!(
+                "bmp: truncated input: the header declares {w}x{} pixels ({needed} bytes); the \
+                 file has {} bytes",
+                h.unsigned_abs(),
+                data.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// PNG: the byte ranges of iCCP chunks, and the profile when it is wanted and fits
+/// `max_icc_bytes` once inflated. The chunks are hidden from the decoder either way,
+/// so a compressed profile is never inflated past that bound (a zlib bomb in iCCP costs
+/// nothing).
+fn png_icc(data: &[u8], want: bool, max: u32) -> (Vec<Range<usize>>, Option<Vec<u8>>) {
+    let mut hidden = Vec::new();
+    let mut icc = None;
+    let mut pos = 8;
+    while let Some(head) = data.get(pos..pos + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = &head[4..8];
+        let end = pos.saturating_add(12).saturating_add(len);
+        if kind == b"IDAT" || kind == b"IEND" || end > data.len() {
+            break;
+        }
+        if kind == b"iCCP" {
+            hidden.push(pos..end);
+            let body = &data[pos + 8..pos + 8 + len];
+            if want && icc.is_none() {
+                // name, NUL, compression method 0, then the zlib stream.
+                icc = body
+                    .iter()
+                    .position(|&b| b == 0)
+                    .and_then(|nul| body.get(nul + 2..))
+                    .and_then(|z| fdeflate::decompress_to_vec_bounded(z, max as usize).ok());
+            }
+        }
+        pos = end;
+    }
+    (hidden, icc)
+}
+
+/// Reads the header: format, dimensions, orientation, profile; checks the limits.
+/// Allocates no pixel memory.
+pub(crate) fn probe<'a>(
+    data: &'a [u8],
     limits: &Limits,
     allowed: &[InputFormat],
     want_icc: bool,
-    shrink: &dyn Fn(u32, u32, Orientation) -> u32,
-) -> Result<Decoded, Error> {
+    watch: &'a Watch<'a>,
+) -> Result<Header<'a>, Error> {
     if data.len() as u64 > limits.max_input_bytes {
         return Err(err(
             ErrorKind::LimitExceeded,
             format!(
-                "input is {} bytes; the limit is {}",
+                "input is {} bytes; the limit is {} (max_input_bytes)",
                 data.len(),
                 limits.max_input_bytes
             ),
         ));
     }
     let format = detect(data, allowed)?;
-    let mut reader = ImageReader::with_format(Cursor::new(data), format.to_image());
+    let info = |width, height, orientation: Orientation| InputInfo {
+        format,
+        width,
+        height,
+        bytes: data.len() as u64,
+        orientation: orientation.to_exif(),
+    };
+    if format == InputFormat::Jpeg {
+        let mut h = jpeg::scan(data, limits, want_icc)?;
+        check_dimensions(h.width, h.height, limits)?;
+        let orientation =
+            Orientation::from_exif(h.orientation as u8).unwrap_or(Orientation::NoTransforms);
+        return Ok(Header {
+            info: info(h.width, h.height, orientation),
+            orientation,
+            icc: h.icc.take(),
+            kind: Kind::Jpeg(h),
+        });
+    }
+    check_declared(format, data)?;
+    if format == InputFormat::Bmp {
+        check_bmp_fits(data)?;
+    }
+    let (hidden, png_profile) = if format == InputFormat::Png {
+        png_icc(data, want_icc, limits.max_icc_bytes)
+    } else {
+        (Vec::new(), None)
+    };
+    let mut reader =
+        ImageReader::with_format(Input::with_hidden(data, &hidden, watch), format.to_image());
     let mut il = image::Limits::default();
     il.max_image_width = Some(limits.max_width);
     il.max_image_height = Some(limits.max_height);
     il.max_alloc = Some(limits.max_alloc);
     reader.limits(il);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| map_image_error(format, e))?;
+    let mut decoder = match reader.into_decoder() {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(stop) = watch.stopped() {
+                return Err(stop);
+            }
+            return Err(map_image_error(format, e, limits));
+        }
+    };
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
-    if decoder.total_bytes() > limits.max_alloc {
+    let native_bytes = decoder.total_bytes();
+    if native_bytes > limits.max_alloc {
         return Err(err(
             ErrorKind::LimitExceeded,
             format!(
-                "decoding needs {} bytes; the limit is {}",
-                decoder.total_bytes(),
+                "decoding needs {native_bytes} bytes; the limit is {} (max_alloc)",
                 limits.max_alloc
             ),
         ));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = if want_icc {
+    let icc = if format == InputFormat::Png {
+        png_profile
+    } else if want_icc {
         decoder
             .icc_profile()
             .ok()
@@ -138,75 +306,116 @@ pub(crate) fn decode(
     } else {
         None
     };
-    let info = InputInfo {
-        format,
-        width,
-        height,
-        bytes: data.len() as u64,
-        orientation: orientation.to_exif(),
-    };
-    #[cfg(feature = "mozjpeg")]
-    if format == InputFormat::Jpeg {
-        if let Some(pixels) = mozjpeg_decode(data, shrink(width, height, orientation))? {
-            return Ok(Decoded {
-                pixels,
-                orientation,
-                icc,
-                info,
-            });
-        }
-    }
-    #[cfg(not(feature = "mozjpeg"))]
-    let _ = shrink;
-    let img = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(format, e))?;
-    let pixels = Pixels::from_dynamic(img);
-    Ok(Decoded {
-        info,
-        pixels,
+    let color = decoder.color_type();
+    let channels = if color.has_color() { 3 } else { 1 } + u64::from(color.has_alpha());
+    let channels = if channels == 2 { 4 } else { channels };
+    let converts = !matches!(
+        color,
+        image::ColorType::L8 | image::ColorType::Rgb8 | image::ColorType::Rgba8
+    );
+    Ok(Header {
+        info: info(width, height, orientation),
         orientation,
         icc,
+        kind: Kind::Other {
+            decoder: Box::new(decoder),
+            native_bytes,
+            channels,
+            converts,
+        },
     })
 }
 
-/// Decodes a JPEG with libjpeg-turbo (mozjpeg), scaled by `1 / shrink` in the DCT
-/// domain. `Ok(None)` for colour spaces it does not turn into RGB (CMYK), which the
-/// `image` path then handles. libjpeg errors arrive as unwinds and become `decode_failed`.
-#[cfg(feature = "mozjpeg")]
-fn mozjpeg_decode(data: &[u8], shrink: u32) -> Result<Option<Pixels>, Error> {
-    use super::pixels::Layout;
-    let shrink = match shrink {
-        8 | 4 | 2 => shrink,
-        _ => 1,
-    };
-    let result = std::panic::catch_unwind(|| -> std::io::Result<Option<Pixels>> {
-        let mut dec = mozjpeg::Decompress::new_mem(data)?;
-        dec.scale((8 / shrink) as u8);
-        let (layout, mut started) = match dec.image()? {
-            mozjpeg::decompress::Format::RGB(s) => (Layout::Rgb8, s),
-            mozjpeg::decompress::Format::Gray(s) => (Layout::L8, s),
-            mozjpeg::decompress::Format::CMYK(_) => return Ok(None),
-        };
-        let (width, height) = (started.width() as u32, started.height() as u32);
-        let buf: Vec<u8> = started.read_scanlines()?;
-        started.finish()?;
-        Ok(Some(Pixels {
-            width,
-            height,
-            layout,
-            buf,
-        }))
-    });
-    match result {
-        Ok(Ok(px)) => Ok(px
-            .filter(|p| p.buf.len() == p.width as usize * p.height as usize * p.layout.channels())),
-        Ok(Err(e)) => Err(err(ErrorKind::DecodeFailed, format!("jpeg: {e}"))),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "corrupt data".into());
-            Err(err(ErrorKind::DecodeFailed, format!("jpeg: {msg}")))
+/// Decodes what [`probe`] read. `shrink` (1, 2, 4 or 8) lets a JPEG decode smaller in
+/// the DCT domain (native builds); the pixels are then about `width / shrink` wide.
+/// `fail_on` says which damage refuses the image.
+pub(crate) fn decode(
+    format: InputFormat,
+    header: Kind<'_>,
+    data: &[u8],
+    limits: &Limits,
+    watch: &Watch<'_>,
+    shrink: u32,
+    fail_on: FailOn,
+) -> Result<Decoded, Error> {
+    match header {
+        Kind::Jpeg(h) => {
+            if !h.complete && fail_on >= FailOn::Truncated {
+                return Err(err(
+                    ErrorKind::DecodeFailed,
+                    format!(
+                        "jpeg: truncated input (the data ends before the image does; \
+                         fail_on \"{}\" refuses it, \"none\" accepts a partial image)",
+                        fail_on.as_str()
+                    ),
+                ));
+            }
+            let pixels = decode_jpeg(&h, data, limits, watch, shrink, fail_on)?;
+            Ok(Decoded { pixels })
+        }
+        Kind::Other { decoder, .. } => {
+            let img = DynamicImage::from_decoder(decoder);
+            if let Some(stop) = watch.stopped() {
+                return Err(stop);
+            }
+            let img = img.map_err(|e| map_image_error(format, e, limits))?;
+            Ok(Decoded {
+                pixels: Pixels::from_dynamic(img),
+            })
         }
     }
+}
+
+#[cfg(feature = "mozjpeg")]
+fn decode_jpeg(
+    h: &JpegHeader,
+    data: &[u8],
+    _limits: &Limits,
+    watch: &Watch<'_>,
+    shrink: u32,
+    fail_on: FailOn,
+) -> Result<Pixels, Error> {
+    let input = Input::new(data, watch).break_at(h.scan_offsets.iter().copied());
+    let decoded = super::libjpeg::decode(input, watch, shrink, h.adobe)?;
+    if watch.read_past_end() && fail_on >= FailOn::Truncated {
+        return Err(err(
+            ErrorKind::DecodeFailed,
+            "jpeg: truncated input (the decoder needed data past the end)",
+        ));
+    }
+    if let Some(warning) = decoded.warning {
+        if fail_on >= FailOn::Warning {
+            return Err(err(
+                ErrorKind::DecodeFailed,
+                format!(
+                    "jpeg: {warning} (fail_on \"warning\" refuses damaged data; \"error\" or \
+                     \"none\" accepts it)"
+                ),
+            ));
+        }
+    }
+    Ok(decoded.pixels)
+}
+
+#[cfg(not(feature = "mozjpeg"))]
+fn decode_jpeg(
+    _h: &JpegHeader,
+    data: &[u8],
+    limits: &Limits,
+    watch: &Watch<'_>,
+    _shrink: u32,
+    _fail_on: FailOn,
+) -> Result<Pixels, Error> {
+    let mut reader = ImageReader::with_format(Input::new(data, watch), image::ImageFormat::Jpeg);
+    let mut il = image::Limits::default();
+    il.max_image_width = Some(limits.max_width);
+    il.max_image_height = Some(limits.max_height);
+    il.max_alloc = Some(limits.max_alloc);
+    reader.limits(il);
+    let img = reader.decode();
+    if let Some(stop) = watch.stopped() {
+        return Err(stop);
+    }
+    let img = img.map_err(|e| map_image_error(InputFormat::Jpeg, e, limits))?;
+    Ok(Pixels::from_dynamic(img))
 }

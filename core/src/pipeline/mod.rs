@@ -7,7 +7,12 @@
 
 mod decode;
 mod encode;
+mod estimate;
 mod geometry;
+mod input;
+mod jpeg;
+#[cfg(feature = "mozjpeg")]
+mod libjpeg;
 mod pixels;
 mod render;
 mod save;
@@ -24,8 +29,12 @@ use crate::limits::Limits;
 use crate::outcome::{OutputInfo, Report, Timings};
 use crate::recipe::Recipe;
 
+/// Asks to run a job whose peak memory is estimated at the given bytes; an `Err`
+/// refuses it (over the budget, or its deadline passed while it waited).
+pub type Admit<'a> = &'a dyn Fn(u64) -> Result<(), Error>;
+
 /// Everything the pipeline needs besides the bytes and the recipe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     /// Limits on the input.
     pub limits: &'a Limits,
@@ -35,6 +44,21 @@ pub struct Context<'a> {
     pub output_dir: Option<&'a Path>,
     /// The folder under `output_dir` for this job's outputs (a validated key).
     pub key: &'a str,
+    /// Called with the job's memory estimate after the header is read and before any
+    /// pixel is decoded (the pool's memory budget); `None` admits every job.
+    pub admit: Option<Admit<'a>>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("limits", self.limits)
+            .field("formats", &self.formats)
+            .field("output_dir", &self.output_dir)
+            .field("key", &self.key)
+            .field("admit", &self.admit.is_some())
+            .finish()
+    }
 }
 
 /// Processes one input on the current thread with the default limits, returning every
@@ -59,8 +83,9 @@ pub fn process(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
         formats: &InputFormat::ALL,
         output_dir: None,
         key: "job",
+        admit: None,
     };
-    run(data, recipe, &ctx, &mut |_| Ok(()))
+    run(data, recipe, &ctx, &|_| Ok(()))
 }
 
 /// Reads only the header: the format and stored dimensions, with limits checked, and
@@ -70,25 +95,21 @@ pub fn probe(
     limits: &Limits,
     formats: &[InputFormat],
 ) -> Result<(InputFormat, u32, u32), Error> {
-    use image::ImageDecoder;
-    let format = decode::detect(data, formats)?;
-    let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format.to_image());
-    let decoder = reader
-        .into_decoder()
-        .map_err(|e| decode::map_image_error(format, e))?;
-    let (w, h) = decoder.dimensions();
-    decode::check_dimensions(w, h, limits)?;
-    Ok((format, w, h))
+    let go_on = || Ok(());
+    let watch = input::Watch::new(&go_on);
+    let header = decode::probe(data, limits, formats, false, &watch)?;
+    Ok((header.info.format, header.info.width, header.info.height))
 }
 
-/// Runs the pipeline. `checkpoint(stage)` is called before each stage; an `Err` from it
-/// stops the job with that error. The report's `queued` and `total` timings are left
-/// for the caller to fill.
+/// Runs the pipeline. `checkpoint(stage)` is called before each stage, and inside
+/// the decoders between chunks of input and bands of rows; an `Err` from it stops the
+/// job with that error. The report's `queued` and `total` timings are left for the
+/// caller to fill.
 pub fn run(
     data: &[u8],
     recipe: &Recipe,
     ctx: &Context<'_>,
-    checkpoint: &mut dyn FnMut(Stage) -> Result<(), Error>,
+    checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
 ) -> Result<Report, Error> {
     recipe.validate()?;
     if ctx.output_dir.is_some() {
@@ -98,68 +119,74 @@ pub fn run(
 
     checkpoint(Stage::Decode)?;
     let t = Instant::now();
-    // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
-    // at least its own resolution; Lanczos then does the rest).
-    let shrink = |w: u32, h: u32, o: Orientation| -> u32 {
-        let o = if recipe.auto_orient {
-            o
-        } else {
-            Orientation::NoTransforms
-        };
-        let (uw, uh) = if render::transposes(o) {
-            (h, w)
-        } else {
-            (w, h)
-        };
-        recipe
-            .outputs
-            .iter()
-            .map(|spec| {
-                let plan = geometry::plan(uw, uh, spec);
-                let [_, _, cw, ch] = plan.crop.unwrap_or([0.0, 0.0, uw as f64, uh as f64]);
-                let ratio = (cw / plan.resize.0 as f64).min(ch / plan.resize.1 as f64);
-                [8, 4, 2, 1]
-                    .into_iter()
-                    .find(|&d| d as f64 <= ratio)
-                    .unwrap_or(1)
-            })
-            .min()
-            .unwrap_or(1)
-    };
-    let decoded = decode::decode(
+    let decode_check = || checkpoint(Stage::Decode);
+    let watch = input::Watch::new(&decode_check);
+    let header = decode::probe(
         data,
         ctx.limits,
         ctx.formats,
         !recipe.strip_metadata,
-        &shrink,
+        &watch,
     )?;
-    timings.decode = t.elapsed();
-
     let orientation = if recipe.auto_orient {
-        decoded.orientation
+        header.orientation
     } else {
         Orientation::NoTransforms
     };
-    // The full-size pixels, kept only while some output still needs them.
-    let mut source = Some(decoded.pixels);
     // Plans use the stored size; the decoded pixels may be smaller (shrink-on-load).
-    let full = (decoded.info.width, decoded.info.height);
+    let full = (header.info.width, header.info.height);
     let (uw, uh) = if render::transposes(orientation) {
         (full.1, full.0)
     } else {
         full
     };
-    let icc = decoded.icc.as_deref();
-
-    // The largest whole-image output so far (upright, resized, not cropped or padded):
-    // later, smaller outputs are made from it rather than from the full-size image.
-    let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
-    let mut outputs = Vec::with_capacity(recipe.outputs.len());
     let plans: Vec<geometry::Plan> = recipe
         .outputs
         .iter()
         .map(|spec| geometry::plan(uw, uh, spec))
         .collect();
+    // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
+    // at least its own resolution; Lanczos then does the rest).
+    let shrink = plans
+        .iter()
+        .map(|plan| {
+            let [_, _, cw, ch] = plan.crop.unwrap_or([0.0, 0.0, uw as f64, uh as f64]);
+            let ratio = (cw / plan.resize.0 as f64).min(ch / plan.resize.1 as f64);
+            [8, 4, 2, 1]
+                .into_iter()
+                .find(|&d| d as f64 <= ratio)
+                .unwrap_or(1)
+        })
+        .min()
+        .unwrap_or(1);
+    let memory_estimate = estimate::peak_bytes(&header, shrink, &plans);
+    if let Some(admit) = ctx.admit {
+        // Waiting for room is not decoding.
+        timings.decode = t.elapsed();
+        admit(memory_estimate)?;
+    }
+    let t = Instant::now();
+    let input_info = header.info;
+    let icc = header.icc;
+    let decoded = decode::decode(
+        input_info.format,
+        header.kind,
+        data,
+        ctx.limits,
+        &watch,
+        shrink,
+        recipe.fail_on,
+    )?;
+    timings.decode += t.elapsed();
+
+    // The full-size pixels, kept only while some output still needs them.
+    let mut source = Some(decoded.pixels);
+    let icc = icc.as_deref();
+
+    // The largest whole-image output so far (upright, resized, not cropped or padded):
+    // later, smaller outputs are made from it rather than from the full-size image.
+    let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
+    let mut outputs = Vec::with_capacity(recipe.outputs.len());
     for (i, spec) in recipe.outputs.iter().enumerate() {
         checkpoint(Stage::Resize)?;
         let t = Instant::now();
@@ -242,8 +269,9 @@ pub fn run(
         }
     }
     Ok(Report {
-        input: decoded.info,
+        input: input_info,
         outputs,
         timings,
+        memory_estimate,
     })
 }

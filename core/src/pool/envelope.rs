@@ -118,6 +118,7 @@ impl Envelope {
             job_id: self.id,
             key,
             result,
+            timings,
         });
     }
 }
@@ -136,6 +137,11 @@ impl Drop for Envelope {
                     "the pool dropped the job before running it",
                 )
                 .at(Stage::Queue)),
+                timings: Timings {
+                    queued: self.accepted.elapsed(),
+                    total: self.accepted.elapsed(),
+                    ..Timings::default()
+                },
             });
         }
     }

@@ -11,6 +11,7 @@
 //! the cancel registry (see `registry`) and one channel send. Workers keep their statistics in their own
 //! cache-padded shards, so they do not contend with each other or with submitters.
 
+mod budget;
 mod envelope;
 mod registry;
 mod submit_error;
@@ -28,6 +29,8 @@ use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use crossbeam_utils::CachePadded;
 use web_time::Instant;
 
+pub use self::budget::default_memory_budget;
+use self::budget::Budget;
 use self::envelope::Envelope;
 use self::registry::Registry;
 pub use self::submit_error::SubmitError;
@@ -71,6 +74,7 @@ pub(crate) struct Shared {
     settings: ArcSwap<Settings>,
     output_dir: Option<PathBuf>,
     registry: Registry,
+    budget: Budget,
     stats: StatsInner,
     events: EventBus,
     pub(crate) flags: CachePadded<Flags>,
@@ -149,6 +153,12 @@ impl PoolBuilder {
         self
     }
 
+    /// The memory budget in bytes (default: [`default_memory_budget`]).
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.config.memory_budget = Some(bytes);
+        self
+    }
+
     /// Events buffered per subscriber before it lags (default 1024).
     pub fn event_capacity(mut self, n: usize) -> Self {
         self.config.event_capacity = Some(n);
@@ -206,6 +216,7 @@ impl Pool {
             settings: ArcSwap::from_pointee(settings),
             output_dir: config.output_dir.clone(),
             registry: Registry::new(queue_capacity + workers),
+            budget: Budget::new(config.memory_budget.unwrap_or_else(default_memory_budget)),
             stats: StatsInner::new(workers),
             events: EventBus::new(config.event_capacity.unwrap_or(1024)),
             flags: CachePadded::default(),
@@ -241,8 +252,7 @@ impl Pool {
                         stop_rx.recv_timeout(Duration::from_millis(ms))
                     {
                         if shared.events.has_subscribers() {
-                            let stats =
-                                shared.stats.snapshot(shared.workers, shared.queue_capacity);
+                            let stats = shared.snapshot();
                             shared.events.emit(|| Event::Stats { stats });
                         }
                     }
@@ -449,10 +459,14 @@ impl Pool {
         self.inner.shared.settings.load_full()
     }
 
-    /// A snapshot of the statistics.
+    /// A snapshot of the statistics, the memory budget's use included.
     pub fn stats(&self) -> StatsSnapshot {
-        let s = &self.inner.shared;
-        s.stats.snapshot(s.workers, s.queue_capacity)
+        self.inner.shared.snapshot()
+    }
+
+    /// The memory budget, in bytes.
+    pub fn memory_budget(&self) -> u64 {
+        self.inner.shared.budget.total()
     }
 
     /// Number of worker threads.
@@ -487,6 +501,15 @@ impl Pool {
     /// running them, lets running jobs finish, joins the workers.
     pub fn shutdown_now(&self) {
         Inner::shutdown(&self.inner, true)
+    }
+}
+
+impl Shared {
+    fn snapshot(&self) -> StatsSnapshot {
+        let mut s = self.stats.snapshot(self.workers, self.queue_capacity);
+        s.memory_budget = self.budget.total();
+        (s.memory_in_use, s.memory_waiting) = self.budget.usage();
+        s
     }
 }
 

@@ -66,6 +66,7 @@ impl Ticket {
             job_id: self.id,
             key: None,
             result: Err(Error::new(ErrorKind::Panicked, "the outcome was lost")),
+            timings: Default::default(),
         }
     }
 

@@ -78,6 +78,14 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
     });
 
     let settings = shared.settings.load();
+    // What the job reserved in the memory budget, given back however it ends.
+    struct Release<'a>(&'a super::budget::Budget, Cell<u64>);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            self.0.release(self.1.get());
+        }
+    }
+    let reserved = Release(&shared.budget, Cell::new(0));
     let result = {
         let env_ref = &*env;
         let job = env.job.as_ref().expect("a queued envelope holds its job");
@@ -92,11 +100,19 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             }
             (None, None) => "",
         };
+        let admit = |bytes: u64| {
+            shared.budget.acquire(bytes, env_ref.deadline, &|| {
+                env_ref.check(shared, Stage::Decode)
+            })?;
+            reserved.1.set(bytes);
+            Ok(())
+        };
         let ctx = Context {
             limits: &settings.limits,
             formats: &settings.formats,
             output_dir: shared.output_dir.as_deref(),
             key,
+            admit: Some(&admit),
         };
         catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
@@ -110,7 +126,7 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
                     }
                 }
             }
-            pipeline::run(&job.data, recipe, &ctx, &mut |stage| {
+            pipeline::run(&job.data, recipe, &ctx, &|stage| {
                 env_ref.check(shared, stage)
             })
         }))
@@ -121,5 +137,6 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             ))
         })
     };
+    drop(reserved);
     env.complete(shared, index, result, queued);
 }

@@ -2,6 +2,8 @@
 //! metadata, and hostile headers (decompression bombs). Shared by the test files.
 #![allow(dead_code, missing_docs)]
 
+pub mod hostile;
+
 use std::io::Cursor;
 
 use image::metadata::Orientation;

@@ -1,0 +1,80 @@
+//! The job's peak memory, estimated from the header and the recipe before any pixel is
+//! decoded: what the pool's memory budget admits jobs against.
+//!
+//! The estimate adds up the buffers the pipeline holds at its two peaks:
+//! - **decoding:** the decoder's working memory (for a progressive JPEG, libjpeg's
+//!   coefficient buffer for the whole stored image, 2 bytes per coefficient, whatever
+//!   the DCT scaling) plus the decoded pixels (after DCT scaling) and, where the
+//!   decoder's layout is not 8-bit gray/RGB/RGBA, the converted copy;
+//! - **rendering an output:** the decoded pixels (kept while a later output needs
+//!   them), the resizer's intermediate (output width × source height), the resized,
+//!   oriented or flattened copies, the encoded bytes, and the largest earlier output
+//!   kept as the intermediate for smaller ones.
+//!
+//! Plus a fixed allowance for codec state. It is meant to be an upper bound for the
+//! common layouts; the benchmark in `core/examples/estimate.rs` compares it with the
+//! measured peak over a corpus.
+
+use super::decode::{Header, Kind};
+use super::geometry::Plan;
+
+/// Codec state, tables and small buffers that do not scale with the image.
+pub(crate) const FIXED_BYTES: u64 = 2 << 20;
+
+/// The estimated peak, in bytes. `shrink` is the JPEG DCT scale (1, 2, 4 or 8).
+pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u64 {
+    let (w, h) = (header.info.width as u64, header.info.height as u64);
+    let (decoded_px, channels, decode_peak) = match &header.kind {
+        Kind::Jpeg(j) => {
+            let s = if cfg!(feature = "mozjpeg") {
+                shrink.clamp(1, 8) as u64
+            } else {
+                1
+            };
+            let (dw, dh) = (w.div_ceil(s), h.div_ceil(s));
+            let channels = if j.components == 1 { 1 } else { 3 };
+            let decoded = dw * dh * channels;
+            // CMYK is decoded to 4 channels, then converted.
+            let cmyk = if j.components == 4 { dw * dh * 4 } else { 0 };
+            let (mh, mv) = (
+                j.max_sampling.0.max(1) as u64,
+                j.max_sampling.1.max(1) as u64,
+            );
+            let mcus = w.div_ceil(8 * mh) * h.div_ceil(8 * mv);
+            let coefficients = if j.progressive || !cfg!(feature = "mozjpeg") {
+                // libjpeg keeps every block of a progressive image; zune-jpeg (wasm)
+                // keeps the whole image's components whatever the mode.
+                mcus * j.sampling_sum as u64 * 128
+            } else {
+                // Baseline: a few MCU rows.
+                w.div_ceil(8 * mh) * j.sampling_sum as u64 * 128 * 4
+            };
+            (dw * dh, channels, coefficients + decoded + cmyk)
+        }
+        Kind::Other {
+            native_bytes,
+            channels,
+            converts,
+            ..
+        } => {
+            let converted = if *converts { w * h * channels } else { 0 };
+            (w * h, *channels, native_bytes + converted)
+        }
+    };
+    let decoded = decoded_px * channels;
+    let src_h = (decoded_px / w.max(1)).max(1);
+    let mut render_peak = 0u64;
+    let mut largest_kept = 0u64;
+    for plan in plans {
+        let (ow, oh) = plan.resize;
+        let (fw, fh) = plan.canvas.map_or((ow, oh), |(cw, ch, _, _)| (cw, ch));
+        let out = ow as u64 * oh as u64 * 4;
+        let fin = fw as u64 * fh as u64 * 4;
+        let resize_tmp = ow as u64 * src_h * channels;
+        // Resized + oriented/padded + flattened + encoded (at most the raw size).
+        let this = resize_tmp + out + fin * 3;
+        render_peak = render_peak.max(this + largest_kept);
+        largest_kept = largest_kept.max(out);
+    }
+    decode_peak.max(decoded + render_peak) + FIXED_BYTES
+}
