@@ -126,6 +126,16 @@ impl OwnedResult {
             output_count: 0,
             userdata,
         };
+        // Failed jobs carry their timings too (time queued, time until failure).
+        let t = outcome.timings;
+        c.timings = conveyor_timings {
+            queued_us: micros(t.queued),
+            decode_us: micros(t.decode),
+            resize_us: micros(t.resize),
+            encode_us: micros(t.encode),
+            save_us: micros(t.save),
+            total_us: micros(t.total),
+        };
         let mut outputs = Vec::new();
         let mut data = Vec::new();
         match outcome.result {
@@ -141,15 +151,6 @@ impl OwnedResult {
                 c.input_width = report.input.width;
                 c.input_height = report.input.height;
                 c.input_bytes = report.input.bytes;
-                let t = report.timings;
-                c.timings = conveyor_timings {
-                    queued_us: micros(t.queued),
-                    decode_us: micros(t.decode),
-                    resize_us: micros(t.resize),
-                    encode_us: micros(t.encode),
-                    save_us: micros(t.save),
-                    total_us: micros(t.total),
-                };
                 for o in report.outputs {
                     let (ptr, path) = match (&o.data, &o.path) {
                         (Some(b), _) => (b.as_ptr(), std::ptr::null()),
