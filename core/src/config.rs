@@ -102,8 +102,8 @@ impl PoolConfig {
         if self.queue_capacity == Some(0) || self.queue_capacity.is_some_and(|c| c > 1 << 20) {
             return bad("queue_capacity: must be between 1 and 1048576");
         }
-        if self.event_capacity == Some(0) {
-            return bad("event_capacity: must be at least 1");
+        if self.event_capacity == Some(0) || self.event_capacity.is_some_and(|c| c > 1 << 20) {
+            return bad("event_capacity: must be between 1 and 1048576");
         }
         if self.stats_interval_ms == Some(0) {
             return bad("stats_interval_ms: must be at least 1");

@@ -145,6 +145,25 @@ pub fn run(
         .iter()
         .map(|spec| geometry::plan(uw, uh, spec))
         .collect();
+    // Outputs are bounded like inputs: no side over the largest output dimension and
+    // no more pixels than the input limit, checked before anything is allocated.
+    for (spec, plan) in recipe.outputs.iter().zip(&plans) {
+        let (fw, fh) = plan.canvas.map_or(plan.resize, |(w, h, _, _)| (w, h));
+        for (w, h) in [plan.resize, (fw, fh)] {
+            let max = crate::recipe::MAX_OUTPUT_DIMENSION;
+            if w > max || h > max || w as u64 * h as u64 > ctx.limits.max_pixels {
+                return Err(Error::new(
+                    crate::ErrorKind::LimitExceeded,
+                    format!(
+                        "output {} would be {w}x{h}; outputs are at most {max}x{max} and {} \
+                         pixels (max_pixels)",
+                        spec.name, ctx.limits.max_pixels
+                    ),
+                )
+                .at(Stage::Resize));
+            }
+        }
+    }
     // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
     // at least its own resolution; Lanczos then does the rest).
     let shrink = plans
