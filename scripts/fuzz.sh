@@ -12,7 +12,7 @@
 # Each target runs as ONE libFuzzer process under `nice -n 19` (the machine is shared),
 # in fork mode with one child (-fork=1) so that a crash, timeout or OOM is saved and the
 # run goes on. The working corpus is fuzz/corpus/TARGET (seeded from testdata/fuzz/
-# seeds and regressions), crashes land in fuzz/artifacts/TARGET/, logs in fuzz/logs/.
+# seeds and corpus), crashes land in fuzz/artifacts/TARGET/, logs in fuzz/logs/.
 # The last status line of each log has the executions and libFuzzer's `cov:`/`ft:`.
 # Set FUZZ_FORK=0 for a plain run that stops at the first crash.
 #
@@ -51,7 +51,8 @@ max_len_for() {
 seed_corpus() {
     local t=$1
     mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t" "$fuzz/logs"
-    for d in seeds corpus regressions; do
+    # Not regressions/: those crash or exhaust memory on purpose (replayed by the tests).
+    for d in seeds corpus; do
         if [ -d "$root/testdata/fuzz/$d/$t" ]; then
             find "$root/testdata/fuzz/$d/$t" -maxdepth 1 -type f ! -name '*.md' \
                 -exec cp -n {} "$fuzz/corpus/$t/" \;

@@ -26,7 +26,11 @@ fn root() -> PathBuf {
 
 /// Regression files (relative to `testdata/fuzz/regressions/`) that fail today, with
 /// the reason; remove them from here once fixed.
-const KNOWN_FAILING: &[(&str, &str)] = &[];
+const KNOWN_FAILING: &[(&str, &str)] = &[(
+    "ffi_submit/oom-width-only-enlarge-1x4000.bin",
+    "finding F1: a width-only output with without_enlargement=false on a 1x4000 PNG \
+     asks fast_image_resize for a 1600x6400000 buffer (10 GB): the process aborts",
+)];
 
 /// The folder holding libconveyor.so (target/<profile>), as in c_programs.rs.
 fn lib_dir() -> PathBuf {
@@ -152,4 +156,35 @@ fn every_ffi_input_gets_one_callback_per_accepted_submit() {
     }
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(summary.starts_with("replayed: "), "{stdout}");
+}
+
+/// Replays one known-failing regression file with the address space capped at 4 GB, so
+/// an oversized allocation fails at once (as it would on a smaller machine) instead of
+/// eating the machine's memory. Passes once the job ends in a typed error.
+fn replay_known_failing(name: &str) {
+    let path = root().join("testdata/fuzz/regressions").join(name);
+    let exe = build_replay();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
+        .arg(&exe)
+        .arg(core_harness::fuzz_pool_config_json())
+        .arg(&path)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name}: fuzz_replay died ({:?}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" submit=ok job="), "{stdout}");
+}
+
+#[test]
+#[ignore = "finding F1 (testdata/fuzz/README.md): a width-only recipe with without_enlargement=false makes a 10 GB allocation from an 89-byte PNG and aborts the process"]
+fn regression_f1_width_only_enlarge_is_refused_not_aborted() {
+    replay_known_failing(KNOWN_FAILING[0].0);
 }
