@@ -79,7 +79,9 @@ fn files() -> Vec<PathBuf> {
         };
         for e in rd {
             let p = e.unwrap().path();
-            let rel = p.strip_prefix(root().join("testdata/fuzz/regressions")).ok();
+            let rel = p
+                .strip_prefix(root().join("testdata/fuzz/regressions"))
+                .ok();
             let known = rel.is_some_and(|r| KNOWN_FAILING.iter().any(|(f, _)| Path::new(f) == r));
             if p.is_file() && p.extension().is_none_or(|e| e != "md") && !known {
                 v.push(p);

@@ -92,8 +92,18 @@ pub fn pipeline(data: &[u8]) -> Result<Report, Error> {
     check_outcome(recipe, &result, data.len());
     if let Ok(report) = &result {
         let (l, t) = (&report.outputs[0], &report.outputs[1]);
-        assert!(l.width <= 1600 && l.height <= 1600, "large is {}x{}", l.width, l.height);
-        assert!(t.width <= 320 && t.height <= 320, "thumb is {}x{}", t.width, t.height);
+        assert!(
+            l.width <= 1600 && l.height <= 1600,
+            "large is {}x{}",
+            l.width,
+            l.height
+        );
+        assert!(
+            t.width <= 320 && t.height <= 320,
+            "thumb is {}x{}",
+            t.width,
+            t.height
+        );
     }
     result
 }
@@ -124,8 +134,12 @@ pub fn recipe(data: &[u8]) -> RecipeRun {
             return RecipeRun::Invalid;
         }
     };
-    let again = Recipe::from_json(&recipe.to_json())
-        .unwrap_or_else(|e| panic!("a valid recipe's JSON is refused: {e} ({})", recipe.to_json()));
+    let again = Recipe::from_json(&recipe.to_json()).unwrap_or_else(|e| {
+        panic!(
+            "a valid recipe's JSON is refused: {e} ({})",
+            recipe.to_json()
+        )
+    });
     assert_eq!(again, recipe, "the recipe changed in a JSON round trip");
     if output_pixel_bound(&recipe, 64, 64) > RECIPE_MAX_OUTPUT_PIXELS {
         return RecipeRun::TooLarge;
@@ -155,7 +169,10 @@ fn pool_config(json: &str) {
             assert!(cfg.resolved_queue_capacity() >= 1);
         }
         Err(e) => assert!(
-            matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::InvalidRecipe),
+            matches!(
+                e.kind,
+                ErrorKind::InvalidArgument | ErrorKind::InvalidRecipe
+            ),
             "{e:?}"
         ),
     }
@@ -199,14 +216,29 @@ pub fn check_outcome(recipe: &Recipe, result: &Result<Report, Error>, input_len:
                 assert_eq!(out.format, spec.format);
                 assert!(out.width >= 1 && out.height >= 1, "{out:?}");
                 if let Some(w) = spec.width {
-                    assert!(out.width <= w.max(1), "{}: {} > box {w}", out.name, out.width);
+                    assert!(
+                        out.width <= w.max(1),
+                        "{}: {} > box {w}",
+                        out.name,
+                        out.width
+                    );
                 }
                 if let Some(h) = spec.height {
-                    assert!(out.height <= h.max(1), "{}: {} > box {h}", out.name, out.height);
+                    assert!(
+                        out.height <= h.max(1),
+                        "{}: {} > box {h}",
+                        out.name,
+                        out.height
+                    );
                 }
                 let data = out.data.as_ref().expect("outputs come back as bytes");
                 assert_eq!(data.len() as u64, out.byte_len);
-                assert!(has_magic(spec.format, data), "{}: not {:?}", out.name, spec.format);
+                assert!(
+                    has_magic(spec.format, data),
+                    "{}: not {:?}",
+                    out.name,
+                    spec.format
+                );
             }
         }
         Err(e) => {

@@ -80,9 +80,16 @@ unsafe extern "C" fn on_result(userdata: *mut c_void, result: *const conveyor_jo
     assert!(!result.is_null(), "callback with a NULL result");
     // SAFETY: valid during the callback, by the API contract.
     let r = unsafe { &*result };
-    assert_eq!(r.userdata, userdata, "result.userdata differs from the callback's");
+    assert_eq!(
+        r.userdata, userdata,
+        "result.userdata differs from the callback's"
+    );
     let ok = r.code == conveyor_result::CONVEYOR_OK;
-    assert_eq!(r.message.is_null(), ok, "message must be NULL exactly on success");
+    assert_eq!(
+        r.message.is_null(),
+        ok,
+        "message must be NULL exactly on success"
+    );
     if !ok {
         // SAFETY: a NUL-terminated string owned by the library.
         let m = unsafe { CStr::from_ptr(r.message) };
@@ -106,28 +113,32 @@ unsafe extern "C" fn on_result(userdata: *mut c_void, result: *const conveyor_jo
     let j = jobs();
     let mut g = j.seen.lock().unwrap();
     let ticket = userdata as u64;
-    let s = g
-        .1
-        .get_mut(&ticket)
-        .unwrap_or_else(|| panic!("callback for ticket {ticket}, which is not pending"));
+    let s =
+        g.1.get_mut(&ticket)
+            .unwrap_or_else(|| panic!("callback for ticket {ticket}, which is not pending"));
     s.callbacks += 1;
     s.code = Some(r.code);
     s.outputs = r.output_count;
     assert_eq!(s.callbacks, 1, "a second callback for ticket {ticket}");
-    assert_eq!(s.frees, 0, "callback after userdata_free for ticket {ticket}");
+    assert_eq!(
+        s.frees, 0,
+        "callback after userdata_free for ticket {ticket}"
+    );
 }
 
 unsafe extern "C" fn on_free(userdata: *mut c_void) {
     let j = jobs();
     let mut g = j.seen.lock().unwrap();
     let ticket = userdata as u64;
-    let s = g
-        .1
-        .get_mut(&ticket)
-        .unwrap_or_else(|| panic!("userdata_free for ticket {ticket}, which is not pending"));
+    let s =
+        g.1.get_mut(&ticket)
+            .unwrap_or_else(|| panic!("userdata_free for ticket {ticket}, which is not pending"));
     s.frees += 1;
     assert_eq!(s.frees, 1, "userdata_free twice for ticket {ticket}");
-    assert_eq!(s.callbacks, 1, "userdata_free before the callback for ticket {ticket}");
+    assert_eq!(
+        s.callbacks, 1,
+        "userdata_free before the callback for ticket {ticket}"
+    );
     j.cv.notify_all();
 }
 
@@ -188,7 +199,11 @@ pub fn submit(data: &[u8]) -> Submitted {
         std::thread::sleep(Duration::from_micros(200));
         let mut g = j.seen.lock().unwrap();
         let s = g.1.remove(&ticket).unwrap();
-        assert_eq!((s.callbacks, s.frees), (0, 0), "a refused submit got a callback");
+        assert_eq!(
+            (s.callbacks, s.frees),
+            (0, 0),
+            "a refused submit got a callback"
+        );
         return Submitted {
             submit: rc,
             job: None,
