@@ -1,7 +1,8 @@
-//! Replays the committed fuzz seeds and regression files (`testdata/fuzz/`) through the
-//! very harness the cargo-fuzz targets run (`fuzz/src/core_harness.rs`, compiled in
-//! here with `#[path]`), on stable: no panic, and exactly one report or one typed error
-//! per input. The C ABI target's files are replayed by `ffi/tests/fuzz_regressions.rs`.
+//! Replays the committed fuzz seeds, minimised corpus and regression files
+//! (`testdata/fuzz/`) through the very harness the cargo-fuzz targets run
+//! (`fuzz/src/core_harness.rs`, compiled in here with `#[path]`), on stable: no panic,
+//! and exactly one report or one typed error per input. The C ABI target's files are
+//! replayed by `ffi/tests/fuzz_regressions.rs`.
 //!
 //! A regression that still fails today is listed in `KNOWN_FAILING` and replayed by
 //! its own `#[ignore]`d test, so CI stays green and `cargo test -- --ignored` shows it.
@@ -76,6 +77,7 @@ fn pipeline_seeds_are_valid_images_of_every_format() {
 #[test]
 fn every_pipeline_input_gives_one_report_or_one_typed_error() {
     let mut all = files("seeds/pipeline");
+    all.extend(files("corpus/pipeline"));
     all.extend(files("regressions/pipeline"));
     replay(&all, |data| {
         let _ = core_harness::pipeline(data);
@@ -87,6 +89,7 @@ fn every_recipe_input_parses_round_trips_and_runs() {
     let seeds = files("seeds/recipe");
     assert!(seeds.len() >= 10, "the recipe seeds are missing");
     let mut all = seeds.clone();
+    all.extend(files("corpus/recipe"));
     all.extend(files("regressions/recipe"));
     all.extend(files("regressions/pool_config"));
     replay(&all, |data| {

@@ -1,6 +1,6 @@
 //! Replays the committed inputs of the `ffi_submit` fuzz target
-//! (`testdata/fuzz/{seeds,regressions}/ffi_submit/`) through the real shared library:
-//! `tests/c/fuzz_replay.c`, built with the system C compiler against the committed
+//! (`testdata/fuzz/{seeds,corpus,regressions}/ffi_submit/`) through the real shared
+//! library: `tests/c/fuzz_replay.c`, built with the system C compiler against the committed
 //! header, submits each file as `recipe NUL image` on one pool and checks exactly one
 //! callback, then one userdata_free, per accepted submit and none per refused one.
 //!
@@ -72,7 +72,11 @@ fn build_replay() -> PathBuf {
 
 fn files() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    for sub in ["seeds/ffi_submit", "regressions/ffi_submit"] {
+    for sub in [
+        "seeds/ffi_submit",
+        "corpus/ffi_submit",
+        "regressions/ffi_submit",
+    ] {
         let dir = root().join("testdata/fuzz").join(sub);
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
