@@ -119,10 +119,9 @@ fn the_fixed_images_are_within_the_fuzz_limits() {
 /// Finding F2 (testdata/fuzz/README.md): `event_capacity` has no upper bound, so a
 /// configuration that `PoolConfig::from_json` accepts makes `Pool::from_config` panic
 /// (usize::MAX: tokio's broadcast channel refuses it) or abort the process on a 149 TB
-/// allocation (2^40, `event-capacity-2pow40.json`; not replayed here, since it would
-/// abort the test binary). The fix should refuse both with `invalid_argument`.
+/// allocation (2^40, `event-capacity-2pow40.json`). Fixed: `PoolConfig::validate`
+/// refuses capacities over 2^20 with `invalid_argument`.
 #[test]
-#[ignore = "finding F2: event_capacity is unbounded; usize::MAX panics in Pool::from_config, 2^40 aborts on a 149 TB allocation"]
 fn regression_f2_huge_event_capacity_is_refused() {
     let path = fuzz_dir().join("regressions/pool_config/event-capacity-usize-max.json");
     let json = std::fs::read_to_string(path).unwrap();

@@ -26,11 +26,10 @@ fn root() -> PathBuf {
 
 /// Regression files (relative to `testdata/fuzz/regressions/`) that fail today, with
 /// the reason; remove them from here once fixed.
-const KNOWN_FAILING: &[(&str, &str)] = &[(
-    "ffi_submit/oom-width-only-enlarge-1x4000.bin",
-    "finding F1: a width-only output with without_enlargement=false on a 1x4000 PNG \
-     asks fast_image_resize for a 1600x6400000 buffer (10 GB): the process aborts",
-)];
+const KNOWN_FAILING: &[(&str, &str)] = &[];
+
+/// Finding F1, fixed: planned outputs are bounded like inputs.
+const F1: &str = "ffi_submit/oom-width-only-enlarge-1x4000.bin";
 
 /// The folder holding libconveyor.so (target/<profile>), as in c_programs.rs.
 fn lib_dir() -> PathBuf {
@@ -44,7 +43,14 @@ fn lib_dir() -> PathBuf {
     dir
 }
 
+/// Builds the replay program once per test binary (tests run in parallel, and a
+/// second compile over a running executable fails with "text file busy").
 fn build_replay() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(compile_replay).clone()
+}
+
+fn compile_replay() -> PathBuf {
     let lib = lib_dir();
     let out = lib.join("c-tests");
     std::fs::create_dir_all(&out).unwrap();
@@ -151,8 +157,9 @@ fn every_ffi_input_gets_one_callback_per_accepted_submit() {
             formats: &conveyor::InputFormat::ALL,
             output_dir: None,
             key: "fuzz",
+            admit: None,
         };
-        let core = conveyor::pipeline::run(image, &recipe, &ctx, &mut |_| Ok(()));
+        let core = conveyor::pipeline::run(image, &recipe, &ctx, &|_| Ok(()));
         core_harness::check_outcome(&recipe, &core, image.len());
         let want = match &core {
             Ok(r) => format!(" job=ok outputs={}", r.outputs.len()),
@@ -190,7 +197,6 @@ fn replay_known_failing(name: &str) {
 }
 
 #[test]
-#[ignore = "finding F1 (testdata/fuzz/README.md): a width-only recipe with without_enlargement=false makes a 10 GB allocation from an 89-byte PNG and aborts the process"]
 fn regression_f1_width_only_enlarge_is_refused_not_aborted() {
-    replay_known_failing(KNOWN_FAILING[0].0);
+    replay_known_failing(F1);
 }

@@ -70,16 +70,17 @@ fn run_with_limits(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
         formats: &InputFormat::ALL,
         output_dir: None,
         key: "fuzz",
+        admit: None,
     };
-    let mut last: Option<Stage> = None;
-    let result = run(data, recipe, &ctx, &mut |stage| {
-        last = Some(stage);
+    let last: std::cell::Cell<Option<Stage>> = std::cell::Cell::new(None);
+    let result = run(data, recipe, &ctx, &|stage| {
+        last.set(Some(stage));
         Ok(())
     });
     if let Err(e) = &result {
         // A failure after validation happens in a stage the checkpoint announced.
         if e.kind != ErrorKind::InvalidRecipe {
-            assert!(last.is_some(), "error before any stage: {e:?}");
+            assert!(last.get().is_some(), "error before any stage: {e:?}");
         }
     }
     result
