@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, ErrorKind, Stage};
 
 /// The marker in a staging folder's name: `.<last key segment>.partial-<random>`.
+#[cfg(not(target_arch = "wasm32"))]
 const PARTIAL_MARKER: &str = ".partial-";
 
 fn fail(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -30,6 +31,7 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Error {
 /// by [`Staging::publish`], removed (with everything in it) when dropped unpublished.
 pub(crate) struct Staging<'a> {
     dir: &'a Path,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     key: &'a str,
     #[cfg(not(target_arch = "wasm32"))]
     tmp: Option<tempfile::TempDir>,
@@ -47,6 +49,7 @@ impl<'a> Staging<'a> {
     }
 
     /// The folder the outputs are published as.
+    #[cfg(not(target_arch = "wasm32"))]
     fn target(&self) -> PathBuf {
         self.dir.join(self.key)
     }
