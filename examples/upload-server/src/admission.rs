@@ -126,8 +126,10 @@ impl Admission {
     }
 
     fn try_admit(&self, reserve: u64) -> Result<Admitted, Refusal> {
+        // The pool holds `workers` running jobs plus `queue_capacity` waiting ones.
         let stats = self.pool.stats();
-        let room = (stats.queue_capacity as u64).saturating_sub(stats.queued);
+        let room = (stats.queue_capacity as u64 + stats.workers as u64)
+            .saturating_sub(stats.queued + stats.running);
         if self.reading.load(Ordering::SeqCst) as u64 >= room {
             return Err(Refusal::QueueFull);
         }

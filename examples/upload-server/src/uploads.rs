@@ -81,29 +81,31 @@ impl Jobs {
     async fn finish(mut self) -> Vec<Item> {
         let mut items = Vec::with_capacity(self.waiting.len());
         while !self.waiting.is_empty() {
-            let item = match &mut self.waiting[0] {
+            // Await the first job in place, so a drop meanwhile still cancels it.
+            let outcome = match &mut self.waiting[0] {
+                Ok(w) => Some((&mut w.rx).await),
                 Err(_) => None,
-                Ok(w) => Some(match (&mut w.rx).await {
-                    Ok(outcome) => Item::Done {
-                        filename: w.filename.take(),
-                        upload_id: std::mem::take(&mut w.upload_id),
-                        outcome: Box::new(outcome),
-                    },
-                    // Unreachable: the pool delivers every accepted job's outcome.
-                    Err(_) => Item::Refused {
-                        filename: w.filename.take(),
-                        kind: ErrorKind::ShutDown,
-                    },
-                }),
             };
-            match (self.waiting.remove(0), item) {
-                (Err(refused), _) => items.push(refused),
-                (Ok(w), Some(item)) => {
+            let item = match (self.waiting.remove(0), outcome) {
+                (Err(refused), _) => refused,
+                (Ok(w), Some(Ok(outcome))) => {
                     self.app.in_flight.remove(w.job_id);
-                    items.push(item);
+                    Item::Done {
+                        filename: w.filename,
+                        upload_id: w.upload_id,
+                        outcome: Box::new(outcome),
+                    }
                 }
-                (Ok(_), None) => unreachable!("a submitted job always yields an item"),
-            }
+                // Unreachable: the pool delivers every accepted job's outcome.
+                (Ok(w), _) => {
+                    self.app.in_flight.remove(w.job_id);
+                    Item::Refused {
+                        filename: w.filename,
+                        kind: ErrorKind::ShutDown,
+                    }
+                }
+            };
+            items.push(item);
         }
         items
     }
@@ -381,7 +383,7 @@ fn multipart_response(items: Vec<Item>, failure: Option<BodyError>) -> Response 
         .iter()
         .filter(|i| i.status() == StatusCode::CREATED)
         .count();
-    let mut uploads: Vec<Value> = items.iter().map(Item::to_json).collect();
+    let uploads: Vec<Value> = items.iter().map(Item::to_json).collect();
     let failed = items.len() - saved;
     let first_error = uploads.iter().find_map(|u| u.get("error")).cloned();
     let status = if saved == items.len() && failure.is_none() {
@@ -400,7 +402,7 @@ fn multipart_response(items: Vec<Item>, failure: Option<BodyError>) -> Response 
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
     };
-    let mut body = json!({ "uploads": uploads.split_off(0), "saved": saved, "failed": failed });
+    let mut body = json!({ "uploads": uploads, "saved": saved, "failed": failed });
     if let Some(e) = failure {
         let (code, status_code) = match e {
             BodyError::TooLarge => ("limit_exceeded", 413),

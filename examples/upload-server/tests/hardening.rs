@@ -269,26 +269,26 @@ fn a_full_queue_refuses_before_the_body_is_read() {
     // Keep the worker busy and the queue full.
     let url = s.url("/uploads");
     let big = jpeg(4000, 3000);
-    let fill: Vec<_> = (0..3)
-        .map(|_| {
-            let (url, big) = (url.clone(), big.clone());
-            std::thread::spawn(move || client().post(url).body(big).send().map(|r| r.status()))
-        })
-        .collect();
-    // Wait until the pool reports a full queue.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let health = |key: &str| -> u64 {
         let h: Value = client()
             .get(s.url("/healthz"))
             .send()
             .unwrap()
             .json()
             .unwrap();
-        if h["queued"].as_u64() == Some(1) && h["running"].as_u64() == Some(1) {
-            break;
+        h[key].as_u64().unwrap()
+    };
+    let mut fill = Vec::new();
+    for key in ["running", "queued"] {
+        let (url, big) = (url.clone(), big.clone());
+        fill.push(std::thread::spawn(move || {
+            client().post(url).body(big).send().map(|r| r.status())
+        }));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while health(key) != 1 {
+            assert!(Instant::now() < deadline, "no job became {key}");
+            std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(Instant::now() < deadline, "the queue never filled: {h}");
-        std::thread::sleep(Duration::from_millis(20));
     }
     // Headers only, announcing 10 MB that never come: the answer is immediate.
     let t = Instant::now();
