@@ -17,6 +17,9 @@ mod pixels;
 mod render;
 mod save;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use save::sweep;
+
 use std::path::Path;
 
 use bytes::Bytes;
@@ -206,6 +209,8 @@ pub fn run(
     // later, smaller outputs are made from it rather than from the full-size image.
     let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
     let mut outputs = Vec::with_capacity(recipe.outputs.len());
+    // All outputs or none: saved into a staging folder, published after the last one.
+    let mut staging = ctx.output_dir.map(|dir| save::Staging::new(dir, ctx.key));
     for (i, spec) in recipe.outputs.iter().enumerate() {
         checkpoint(Stage::Resize)?;
         let t = Instant::now();
@@ -266,12 +271,12 @@ pub fn run(
             data: None,
             path: None,
         };
-        match ctx.output_dir {
-            Some(dir) => {
+        match staging.as_mut() {
+            Some(staging) => {
                 checkpoint(Stage::Save)?;
                 let t = Instant::now();
                 let file = format!("{}.{}", spec.name, spec.format.extension());
-                info.path = Some(save::save_atomic(dir, ctx.key, &file, &bytes)?);
+                info.path = Some(staging.write(&file, &bytes)?);
                 timings.save += t.elapsed();
             }
             None => info.data = Some(Bytes::from(bytes)),
@@ -286,6 +291,12 @@ pub fn run(
                 intermediate = Some((px, scale));
             }
         }
+    }
+    if let Some(staging) = staging {
+        checkpoint(Stage::Save)?;
+        let t = Instant::now();
+        staging.publish()?;
+        timings.save += t.elapsed();
     }
     Ok(Report {
         input: input_info,

@@ -60,6 +60,33 @@ fn a_clean_folder_gives_a_summary_files_and_exit_0() {
     assert_eq!((large.width(), large.height()), (1600, 800));
     assert!(out.join("nested/deeper/b/thumb.webp").exists());
     assert!(out.join("nested/c_d/large.jpg").exists());
+    // Readable by a web server running as another user (with the usual umask 022).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out.join("a/large.jpg")), 0o644);
+        assert_eq!(mode(&out.join("nested/deeper/b/thumb.webp")), 0o644);
+        assert_eq!(mode(&out.join("nested/deeper/b")), 0o755);
+    }
+    // No staging folder is left.
+    let hidden: Vec<_> = walkdir_names(&out)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+/// Every file and folder name under `dir`.
+fn walkdir_names(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        names.push(e.file_name().to_string_lossy().into_owned());
+        if e.file_type().unwrap().is_dir() {
+            names.extend(walkdir_names(&e.path()));
+        }
+    }
+    names
 }
 
 #[test]

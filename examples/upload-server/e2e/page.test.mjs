@@ -1,6 +1,8 @@
-// The upload page in headless Chromium: a person picks a photo, its result card
-// appears with the thumbnail served by the server, live events arrive, a garbage file
-// shows its error code, and a screenshot is saved to target/e2e/upload-page.png.
+// The upload page in headless Chromium: a person picks a photo, its card appears at
+// once and fills in with the thumbnail served by the server, live events arrive, a
+// garbage file shows its error code, several files upload at once (a card each, at
+// once), the favicon is served, and a screenshot is saved to
+// target/e2e/upload-page.png.
 //
 // Needs the server binary (UPLOAD_SERVER_BIN, default target/debug/upload-server) and
 // Debian's Chromium (CHROMIUM, default /usr/bin/chromium).
@@ -50,7 +52,9 @@ test('a photo uploaded through the page shows its result and live events', async
   await page.goto(base + '/');
   await page.waitForFunction(() => document.getElementById('stats').textContent !== 'connecting…');
   await page.setInputFiles('#file', path.join(vectors, 'photo_640x480.jpg'));
-  const card = page.locator('[data-testid=result]').first();
+  // The card appears at once (a placeholder with upload progress), then fills in.
+  await page.locator('[data-testid=result]').first().waitFor({ timeout: 5_000 });
+  const card = page.locator('[data-testid=result].done').first();
   await card.waitFor({ timeout: 30_000 });
   const text = await card.innerText();
   assert.match(text, /photo_640x480\.jpg/);
@@ -71,6 +75,15 @@ test('a photo uploaded through the page shows its result and live events', async
   await page.setInputFiles('#file', junk);
   await page.locator('.card.error').first().waitFor({ timeout: 30_000 });
   assert.match(await page.locator('.card.error').first().innerText(), /unsupported_format/);
+
+  // Several files at once: every one gets its card at once, and every one completes.
+  const before = await page.locator('[data-testid=result]').count();
+  await page.setInputFiles('#file', [0, 1, 2].map(() => path.join(vectors, 'photo_640x480.jpg')));
+  assert.equal(await page.locator('[data-testid=result]').count(), before + 3);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=result].done').length === n,
+    before + 3, { timeout: 30_000 });
+  // The favicon the page links to is served.
+  assert.equal(await page.evaluate(() => fetch('/favicon.svg').then((r) => r.status)), 200);
 
   mkdirSync(shots, { recursive: true });
   const shot = path.join(shots, 'upload-page.png');

@@ -1,25 +1,38 @@
 //! `upload-server`: an HTTP server that hands uploaded images to a conveyor pool and
 //! answers each upload with its outcome.
 //!
-//! This file holds the command line and the start/stop sequence; the routes live in
-//! `app.rs` (router and state), `uploads.rs` (POST and GET of uploads), `sse.rs`
-//! (`/events`) and `metrics.rs` (`/metrics`). It uses only conveyor's public Rust API.
+//! This file holds the command line and the start/stop sequence. The rest is a file
+//! per concept: `state.rs` (what handlers share), `app.rs` (router, error shape),
+//! `serve.rs` (accept loop, connection caps and timeouts), `admission.rs` (queue room
+//! and body budget, before the body), `body.rs` (size cap and minimum rate), `ids.rs`
+//! (upload ids), `uploads.rs` (POST and GET of uploads), `sse.rs` (`/events`) and
+//! `metrics.rs` (`/metrics`). It uses only conveyor's public Rust API.
 //!
-//! Shutdown on SIGINT/SIGTERM: stop accepting connections, end event streams, let the
-//! requests in flight finish (their jobs complete and are saved), drain the pool, exit 0.
+//! Start: leftovers of a crash (staging folders) are swept from the output folder.
+//! Shutdown on SIGINT/SIGTERM, within `--drain-timeout-secs`: stop accepting, end
+//! event streams, let requests in flight finish (their jobs complete and are saved);
+//! at 80% of the deadline drop the connections still open (stalled bodies, readers
+//! that stopped reading) and cancel their jobs (a cancelled job leaves no files); the
+//! pool gets the rest of the time; then exit 0, whatever is left.
 
+mod admission;
 mod app;
+mod body;
+mod ids;
 mod metrics;
+mod serve;
 mod sse;
+mod state;
 mod uploads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use conveyor::{Limits, Pool, PoolConfig, Recipe};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Command-line options; each also reads an environment variable.
 #[derive(Debug, Parser)]
@@ -62,6 +75,44 @@ struct Args {
     /// Give up on a job this many seconds after it was accepted (queue time counts).
     #[arg(long, env = "CONVEYOR_JOB_TIMEOUT_SECS", default_value_t = 60)]
     job_timeout_secs: u64,
+    /// Request bodies in flight at most, in bytes (a body holds its declared length,
+    /// or the body cap when undeclared, from admission until its jobs are done).
+    /// Over it, uploads get 503 before their body is read.
+    #[arg(long, env = "CONVEYOR_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 << 20)]
+    max_body_bytes_in_flight: u64,
+    /// Slowest accepted request body, in bytes per second on average after
+    /// `--body-grace-secs`; slower bodies get 408 and their connection is closed.
+    #[arg(long, env = "CONVEYOR_MIN_BODY_RATE", default_value_t = 16 * 1024)]
+    min_body_rate: u64,
+    /// Time a request body may take before the minimum rate applies.
+    #[arg(long, env = "CONVEYOR_BODY_GRACE_SECS", default_value_t = 10)]
+    body_grace_secs: u64,
+    /// Time to receive a whole request head, from the connection's opening or its
+    /// previous response; so also how long an idle keep-alive connection stays open.
+    #[arg(long, env = "CONVEYOR_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Open connections at most (lowered to fit the open-files limit, keeping 64
+    /// handles for files and the pool). Connections over it get 503 and are closed.
+    #[arg(long, env = "CONVEYOR_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Open connections from one client address at most.
+    #[arg(long, env = "CONVEYOR_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    max_connections_per_ip: usize,
+    /// On SIGTERM/SIGINT, exit (status 0) within this many seconds.
+    #[arg(long, env = "CONVEYOR_DRAIN_TIMEOUT_SECS", default_value_t = 30)]
+    drain_timeout_secs: u64,
+}
+
+/// The open-files limit of this process, where known.
+fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -104,47 +155,101 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         limits: Some(limits),
         ..PoolConfig::default()
     };
+    match conveyor::pipeline::sweep(&args.output_dir) {
+        Ok(0) => {}
+        Ok(n) => info!(removed = n, "swept what an earlier run left unfinished"),
+        Err(e) => warn!(error = %e, "could not sweep the output folder"),
+    }
     let pool = Arc::new(Pool::from_config(config)?);
     let max_body = args
         .max_body_bytes
         .unwrap_or(args.max_input_bytes.saturating_add(1 << 20));
+    let max_connections = match open_files_limit() {
+        Some(n) => args
+            .max_connections
+            .min(n.saturating_sub(64).max(1) as usize),
+        None => args.max_connections,
+    };
+    let limits = serve::ConnLimits {
+        max_connections,
+        max_per_ip: args.max_connections_per_ip.max(1),
+        header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+    };
+    let drain = Duration::from_secs(args.drain_timeout_secs);
+    let in_flight = Arc::new(state::InFlight::default());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let signalled = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.bind).await?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let state = app::AppState::new(
-            pool.clone(),
-            args.output_dir.clone(),
-            std::time::Duration::from_secs(args.job_timeout_secs),
-            stop_rx,
-        );
-        let router = app::router(state, max_body as usize);
+        let state = state::AppState {
+            pool: pool.clone(),
+            output_dir: args.output_dir.clone(),
+            job_timeout: Duration::from_secs(args.job_timeout_secs),
+            admission: Arc::new(admission::Admission::new(
+                pool.clone(),
+                args.max_body_bytes_in_flight,
+            )),
+            body: body::BodyPolicy {
+                max_bytes: max_body,
+                min_rate: args.min_body_rate,
+                grace: Duration::from_secs(args.body_grace_secs),
+            },
+            in_flight: in_flight.clone(),
+            stopping: stop_rx.clone(),
+        };
+        let router = app::router(state);
         info!(
             %addr,
             workers = pool.workers(),
             queue_capacity = pool.queue_capacity(),
+            max_connections,
             output_dir = %args.output_dir.display(),
             "conveyor upload server ready"
         );
         // Tests and scripts read this line to find the port.
         println!("listening on http://{addr}");
-        axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                info!("shutting down: no new connections; finishing uploads in flight");
-                let _ = stop_tx.send(true);
-            })
-            .await?;
-        Ok::<_, Box<dyn std::error::Error>>(())
+        // Connections get 80% of the drain time; the pool gets the rest.
+        let server = tokio::spawn(serve::serve(
+            listener,
+            router,
+            limits,
+            stop_rx,
+            drain.mul_f64(0.8),
+        ));
+        shutdown_signal().await;
+        let signalled = Instant::now();
+        info!("shutting down: no new connections; finishing uploads in flight");
+        let _ = stop_tx.send(true);
+        let dropped = server.await.unwrap_or(0);
+        let cancelled = in_flight.cancel_all(&pool);
+        if dropped + cancelled > 0 {
+            warn!(
+                connections = dropped,
+                jobs = cancelled,
+                "drain deadline: stalled connections closed, their jobs cancelled"
+            );
+        }
+        Ok::<_, Box<dyn std::error::Error>>(signalled)
     })?;
-    // Every request has been answered; drain whatever is still queued.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    // Every request has been answered or dropped; finish the pool in what time is left.
+    let left = drain.saturating_sub(signalled.elapsed());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let p = pool.clone();
+    std::thread::spawn(move || {
+        p.shutdown_now();
+        let _ = done_tx.send(());
+    });
+    if done_rx.recv_timeout(left).is_err() {
+        warn!("drain deadline: jobs still running are abandoned (their staging folders are swept at the next start)");
+        return Ok(());
+    }
     let stats = pool.stats();
-    pool.shutdown();
     info!(
         completed = stats.completed,
         failed = stats.failed_total(),

@@ -1,5 +1,6 @@
 //! `GET /metrics`: the pool's statistics in the Prometheus text format (version 0.0.4):
-//! queue depth, running jobs, jobs by outcome, and per-stage latency histograms.
+//! queue depth, running jobs, jobs by outcome, uploads refused before their body, body
+//! bytes in flight, and per-stage latency histograms.
 
 use std::fmt::Write;
 
@@ -9,8 +10,9 @@ use axum::response::IntoResponse;
 use conveyor::stats::BUCKET_BOUNDS_US;
 use conveyor::ErrorKind;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
+/// `GET /metrics`.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let s = app.pool.stats();
     let mut out = String::new();
@@ -44,6 +46,29 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "gauge",
         "Jobs being processed.",
         &one(s.running),
+    );
+    let refused = app.admission.refused();
+    metric(
+        "conveyor_uploads_refused_total",
+        "counter",
+        "Uploads refused with 503 before their body was read, by reason.",
+        &crate::admission::Refusal::ALL
+            .iter()
+            .zip(refused)
+            .map(|(r, n)| (format!("{{reason=\"{}\"}}", r.name()), n.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    metric(
+        "conveyor_body_bytes_in_flight",
+        "gauge",
+        "Request body bytes reserved now (admitted bodies whose jobs are not done).",
+        &one(app.admission.bytes_in_flight()),
+    );
+    metric(
+        "conveyor_body_bytes_budget",
+        "gauge",
+        "Request body bytes allowed in flight (--max-body-bytes-in-flight).",
+        &one(app.admission.budget_bytes()),
     );
     metric(
         "conveyor_jobs_accepted_total",

@@ -11,8 +11,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use conveyor::RecvError;
 use futures_util::Stream;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
+/// `GET /events`.
 pub async fn events(
     State(app): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {

@@ -2,136 +2,15 @@
 //! HTTP client, real images, real files on disk, a real SIGTERM.
 #![allow(missing_docs)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{multipart, Client};
+use common::{check_saved, client, jpeg, png, vector, walk, Server};
+use reqwest::blocking::multipart;
 use serde_json::Value;
-
-struct Server {
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upload-server"))
-            .args(["--bind", "127.0.0.1:0", "--output-dir"])
-            .arg(dir.path().join("uploads"))
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = out.read_to_string(&mut sink);
-        });
-        Server { child, base, dir }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn uploads(&self) -> PathBuf {
-        self.dir.path().join("uploads")
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "server did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x ^ y) % 256) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .unwrap();
-    out.into_inner()
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([x as u8, y as u8, 7, 200]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgba8(img)
-        .write_to(&mut out, image::ImageFormat::Png)
-        .unwrap();
-    out.into_inner()
-}
-
-fn vector(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../testdata/vectors/inputs")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// Checks every output of one upload object against the file on disk.
-fn check_saved(root: &Path, upload: &Value) {
-    for o in upload["outputs"].as_array().unwrap() {
-        let path = root.join(o["path"].as_str().unwrap());
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(bytes.len() as u64, o["bytes"].as_u64().unwrap());
-        let img = image::load_from_memory(&bytes).unwrap();
-        assert_eq!(img.width() as u64, o["width"].as_u64().unwrap());
-        assert_eq!(img.height() as u64, o["height"].as_u64().unwrap());
-        let want = match o["format"].as_str().unwrap() {
-            "jpeg" => image::ImageFormat::Jpeg,
-            "webp" => image::ImageFormat::WebP,
-            _ => image::ImageFormat::Png,
-        };
-        assert_eq!(image::guess_format(&bytes).unwrap(), want);
-    }
-}
 
 #[test]
 fn raw_and_multipart_uploads_are_saved_for_real() {
@@ -145,7 +24,10 @@ fn raw_and_multipart_uploads_are_saved_for_real() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let body: Value = res.json().unwrap();
-    assert!(body["job_id"].as_u64().is_some());
+    // The upload id is a UUID; the pool's job number stays inside the server.
+    let id = body["id"].as_str().unwrap();
+    assert_eq!((id.len(), id.as_bytes()[14]), (36, b'7'), "{id}");
+    assert!(body.get("job_id").is_none());
     assert_eq!(body["input"]["format"], "jpeg");
     assert_eq!(
         (
@@ -285,8 +167,18 @@ fn a_full_queue_answers_503_with_retry_after() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(
-        metrics.contains(&format!("conveyor_jobs_rejected_total {}", busy.len())),
+    // Refused at admission (before the body) or by the pool's queue: counted once.
+    let sample = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    assert_eq!(
+        sample("conveyor_jobs_rejected_total ")
+            + sample("conveyor_uploads_refused_total{reason=\"queue_full\"} ")
+            + sample("conveyor_uploads_refused_total{reason=\"body_budget\"} "),
+        busy.len() as u64,
         "{metrics}"
     );
 }
@@ -303,7 +195,7 @@ fn outputs_are_served_and_traversal_is_refused() {
         .unwrap()
         .json()
         .unwrap();
-    let id = body["job_id"].as_u64().unwrap();
+    let id = body["id"].as_str().unwrap();
     for (path, mime) in [
         (format!("/uploads/{id}/large.jpg"), "image/jpeg"),
         (format!("/uploads/{id}/thumb.webp"), "image/webp"),
@@ -321,6 +213,9 @@ fn outputs_are_served_and_traversal_is_refused() {
         format!("/uploads/{id}/large.txt"),
         "/uploads/../secret.txt".to_string(),
         "/uploads/99999/large.jpg".to_string(),
+        "/uploads/1/large.jpg".to_string(),
+        format!("/uploads/{}/large.jpg", id.to_uppercase()),
+        format!("/uploads/{}/large.jpg", id.replace('-', "")),
     ] {
         let res = c.get(s.url(&path)).send().unwrap();
         assert!(res.status().is_client_error(), "{path}: {}", res.status());
@@ -353,7 +248,10 @@ fn events_stream_carries_an_uploads_events() {
         .unwrap()
         .json()
         .unwrap();
-    let id = body["job_id"].as_u64().unwrap();
+    assert_eq!(body["outputs"].as_array().unwrap().len(), 2);
+    // The only upload is the only job; events carry the pool's job number, which the
+    // upload's answer does not.
+    let mut id = None;
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -362,7 +260,9 @@ fn events_stream_carries_an_uploads_events() {
         };
         if let Some(data) = line.strip_prefix("data: ") {
             let ev: Value = serde_json::from_str(data).unwrap();
-            if ev["job_id"].as_u64() == Some(id) {
+            if ev["job_id"].is_u64()
+                && *id.get_or_insert(ev["job_id"].as_u64()) == ev["job_id"].as_u64()
+            {
                 seen.push(ev["type"].as_str().unwrap().to_string());
                 if ev["type"] == "job_finished" {
                     assert_eq!(ev["ok"], true);
@@ -479,19 +379,4 @@ fn sigterm_during_a_burst_loses_no_accepted_upload() {
             entry.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -1,5 +1,6 @@
 //! `upload-loadgen`: sends a fixed number of concurrent uploads to an upload server and
-//! reports throughput, latency percentiles and the share of 503 answers.
+//! reports throughput, latency percentiles of created uploads, and the share and
+//! latency percentiles of 503 answers.
 //!
 //! `upload-loadgen --url http://127.0.0.1:8080/uploads --file photo.jpg --count 500 --concurrency 16`
 //!
@@ -55,14 +56,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(args.count as usize)));
+    let refusals = Arc::new(Mutex::new(Vec::new()));
     let statuses = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
     let start = Instant::now();
     let threads: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (bodies, next, latencies, statuses, url) = (
+            let (bodies, next, latencies, refusals, statuses, url) = (
                 bodies.clone(),
                 next.clone(),
                 latencies.clone(),
+                refusals.clone(),
                 statuses.clone(),
                 args.url.clone(),
             );
@@ -90,6 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let dt = t.elapsed();
                     if status == 201 {
                         latencies.lock().unwrap().push(dt);
+                    } else if status == 503 {
+                        refusals.lock().unwrap().push(dt);
                     }
                     *statuses.lock().unwrap().entry(status).or_default() += 1;
                 }
@@ -102,13 +107,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wall = start.elapsed();
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort();
-    let pct = |q: f64| -> f64 {
+    let mut refused = refusals.lock().unwrap().clone();
+    refused.sort();
+    let pct_of = |lat: &[Duration], q: f64| -> f64 {
         if lat.is_empty() {
             return 0.0;
         }
         let i = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1;
         lat[i].as_secs_f64() * 1000.0
     };
+    let pct = |q: f64| pct_of(&lat, q);
     let statuses = statuses.lock().unwrap().clone();
     let ok = *statuses.get(&201).unwrap_or(&0);
     let busy = *statuses.get(&503).unwrap_or(&0);
@@ -117,15 +125,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "created": ok, "throughput_per_s": ok as f64 / wall.as_secs_f64(),
         "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
         "share_503": busy as f64 / args.count as f64,
+        "p50_503_ms": pct_of(&refused, 0.50), "p99_503_ms": pct_of(&refused, 0.99),
         "statuses": statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
     });
     if args.json {
         println!("{report}");
     } else {
         println!(
-            "{} uploads, {} in flight: {:.1} s, {} created ({:.1}/s), p50 {:.1} ms, p99 {:.1} ms, 503 share {:.1} %, statuses {:?}",
+            "{} uploads, {} in flight: {:.1} s, {} created ({:.1}/s), p50 {:.1} ms, p99 {:.1} ms, 503 share {:.1} % (p50 {:.1} ms, p99 {:.1} ms), statuses {:?}",
             args.count, args.concurrency, wall.as_secs_f64(), ok, ok as f64 / wall.as_secs_f64(),
-            pct(0.5), pct(0.99), 100.0 * busy as f64 / args.count as f64, statuses
+            pct(0.5), pct(0.99), 100.0 * busy as f64 / args.count as f64,
+            pct_of(&refused, 0.5), pct_of(&refused, 0.99), statuses
         );
     }
     Ok(())
