@@ -7,13 +7,14 @@
 //!   the DCT scaling) plus the decoded pixels (after DCT scaling) and, where the
 //!   decoder's layout is not 8-bit gray/RGB/RGBA, the converted copy;
 //! - **rendering an output:** the decoded pixels (kept while a later output needs
-//!   them), the resizer's intermediate (output width × source height), the resized,
+//!   them), the resizer's premultiplied copy of an image with alpha and its
+//!   intermediate (output width × source height), the resized,
 //!   oriented or flattened copies, the encoded bytes, and the largest earlier output
 //!   kept as the intermediate for smaller ones.
 //!
 //! Plus a fixed allowance for codec state. It is meant to be an upper bound for the
-//! common layouts; the benchmark in `core/examples/estimate.rs` compares it with the
-//! measured peak over a corpus.
+//! common layouts; `core/examples/memory.rs` compares it with the measured peak over a
+//! corpus (the README has the table).
 
 use super::decode::{Header, Kind};
 use super::geometry::Plan;
@@ -63,6 +64,8 @@ pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u6
     };
     let decoded = decoded_px * channels;
     let src_h = (decoded_px / w.max(1)).max(1);
+    // The resizer premultiplies alpha into a copy of the source.
+    let premultiplied = if channels == 4 { decoded } else { 0 };
     let mut render_peak = 0u64;
     let mut largest_kept = 0u64;
     for plan in plans {
@@ -72,7 +75,7 @@ pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u6
         let fin = fw as u64 * fh as u64 * 4;
         let resize_tmp = ow as u64 * src_h * channels;
         // Resized + oriented/padded + flattened + encoded (at most the raw size).
-        let this = resize_tmp + out + fin * 3;
+        let this = premultiplied + resize_tmp + out + fin * 3;
         render_peak = render_peak.max(this + largest_kept);
         largest_kept = largest_kept.max(out);
     }

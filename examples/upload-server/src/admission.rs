@@ -133,7 +133,7 @@ impl Admission {
         if self.reading.load(Ordering::SeqCst) as u64 >= room {
             return Err(Refusal::QueueFull);
         }
-        if !self.memory_budget_allows(reserve) {
+        if !memory_budget_allows(&stats) {
             return Err(Refusal::MemoryBudget);
         }
         let permit = self
@@ -163,14 +163,6 @@ impl Admission {
         })
     }
 
-    /// Hook for the pool's job memory budget (being built in `core`): once the pool can
-    /// say whether a job of `input_bytes` would fit, ask it here. Today it always
-    /// allows.
-    pub fn memory_budget_allows(&self, input_bytes: u64) -> bool {
-        let _ = input_bytes;
-        true
-    }
-
     /// Bytes of request bodies reserved now (for `/metrics`).
     pub fn bytes_in_flight(&self) -> u64 {
         (self.budget_kib as u64 - self.bytes.available_permits() as u64) * 1024
@@ -180,4 +172,12 @@ impl Admission {
     pub fn budget_bytes(&self) -> u64 {
         self.budget_kib as u64 * 1024
     }
+}
+
+/// The pool's job memory budget, before a body is read: a job's estimate needs its
+/// header, so the gate cannot size the job; it refuses while jobs already taken off
+/// the queue are waiting for room in the budget (a new upload would only wait behind
+/// them). The pool still admits each job against its own estimate.
+fn memory_budget_allows(stats: &conveyor::StatsSnapshot) -> bool {
+    stats.memory_waiting == 0
 }

@@ -54,6 +54,10 @@ struct Args {
     /// Job queue capacity (default: 4 × workers). When full, uploads get 503.
     #[arg(long, env = "CONVEYOR_QUEUE_CAPACITY")]
     queue_capacity: Option<usize>,
+    /// Job memory budget in bytes: a job runs only when its estimated peak memory fits
+    /// in what running jobs leave (default: half the machine's or cgroup's memory).
+    #[arg(long, env = "CONVEYOR_MEMORY_BUDGET")]
+    memory_budget: Option<u64>,
     /// Recipe JSON file (the shared schema). Default: 1600 px JPEG + 320 px WebP.
     #[arg(long, env = "CONVEYOR_RECIPE")]
     recipe: Option<PathBuf>,
@@ -153,6 +157,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         stats_interval_ms: Some(1000),
         default_recipe: Some(recipe),
         limits: Some(limits),
+        memory_budget: args.memory_budget,
         ..PoolConfig::default()
     };
     match conveyor::pipeline::sweep(&args.output_dir) {

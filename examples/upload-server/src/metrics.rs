@@ -47,6 +47,24 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Jobs being processed.",
         &one(s.running),
     );
+    metric(
+        "conveyor_memory_budget_bytes",
+        "gauge",
+        "The pool's job memory budget (--memory-budget).",
+        &one(s.memory_budget),
+    );
+    metric(
+        "conveyor_memory_in_use_bytes",
+        "gauge",
+        "Memory reserved by running jobs (their estimates).",
+        &one(s.memory_in_use),
+    );
+    metric(
+        "conveyor_memory_waiting_jobs",
+        "gauge",
+        "Jobs waiting for room in the memory budget.",
+        &one(s.memory_waiting),
+    );
     let refused = app.admission.refused();
     metric(
         "conveyor_uploads_refused_total",

@@ -312,6 +312,9 @@ fn metrics_parse_and_healthz_answers() {
         1.0
     );
     assert_eq!(samples["conveyor_queue_depth"], 0.0);
+    assert!(samples["conveyor_memory_budget_bytes"] >= (512 << 20) as f64);
+    assert_eq!(samples["conveyor_memory_in_use_bytes"], 0.0);
+    assert_eq!(samples["conveyor_memory_waiting_jobs"], 0.0);
     assert_eq!(
         samples["conveyor_stage_duration_seconds_count{stage=\"total\"}"],
         2.0
