@@ -71,6 +71,31 @@ typedef uint32_t conveyor_result;
 // An opaque pool of worker threads. Thread-safe.
 typedef struct conveyor_pool conveyor_pool;
 
+// An opaque subscriber of a pool's event bus. Use it from one thread at a time (it may
+// move between threads): the event a receive returns belongs to it until its next
+// call. Subscribe once per reading thread; subscriptions are cheap.
+typedef struct conveyor_subscription conveyor_subscription;
+
+// One event, as every door shows it. Owned by its subscription: valid until the next
+// `conveyor_subscription_recv` / `conveyor_subscription_try_recv` on that subscription,
+// or its `conveyor_subscription_free`.
+typedef struct conveyor_event {
+  // The event's type name, as in its JSON `type` field: `"job_queued"`,
+  // `"job_rejected"`, `"job_started"`, `"job_finished"`, `"config_reloaded"`,
+  // `"stats"`, `"shutting_down"`, or `"lagged"` (NUL-terminated).
+  const char *type;
+  // The whole event as a NUL-terminated JSON object with the same fields as in Rust
+  // and every other binding (e.g. `{"type":"job_started","job_id":3,"worker":0,
+  // "queued_us":41}`); a lag is `{"type":"lagged","missed":N}`.
+  const char *json;
+  // Length of `json` in bytes, without the NUL.
+  size_t json_len;
+  // The job's id for `job_*` events; 0 otherwise.
+  uint64_t job_id;
+  // For `"lagged"`: how many events this subscriber missed (at least 1); 0 otherwise.
+  uint64_t missed;
+} conveyor_event;
+
 // Time spent per stage, in microseconds.
 typedef struct conveyor_timings {
   // Waiting in the queue.
@@ -174,6 +199,64 @@ const char *conveyor_last_error_message(void);
 // Test hook: panics inside the boundary and so returns `CONVEYOR_PANIC`. It exists so
 // that bindings can check that no panic crosses the C ABI.
 conveyor_result conveyor_test_panic(void);
+
+// Subscribes to the pool's events. Every subscriber sees every event emitted after it
+// subscribed, in order. `capacity` bounds how many events may wait for this subscriber
+// (0: the pool's `event_capacity`, default 1024; a larger value is capped by it): when
+// it falls further behind, the oldest events are dropped for it alone and its next
+// receive returns one `"lagged"` event carrying how many it missed. The pool never
+// waits for a subscriber, and one that never reads costs no more than the bounded
+// buffer. On success `*out` receives the subscription; free it with
+// `conveyor_subscription_free`. It may outlive the pool: after shutdown it returns what
+// is still buffered, then `CONVEYOR_SHUT_DOWN`.
+//
+// # Safety
+// `pool` is live; `out` is writable.
+conveyor_result conveyor_pool_subscribe(struct conveyor_pool *pool,
+                                        size_t capacity,
+                                        struct conveyor_subscription **out);
+
+// Takes the next event, waiting up to `timeout_ms` milliseconds for one (< 0: as long
+// as needed; 0: do not wait, like `conveyor_subscription_try_recv`). The waiting
+// thread sleeps; it does not spin. Returns `CONVEYOR_OK` with `*out` set to an event
+// owned by the subscription (see `conveyor_event`; a lag is an event of type
+// `"lagged"`), `CONVEYOR_TIMED_OUT` when nothing arrived in time, or
+// `CONVEYOR_SHUT_DOWN` once the pool has shut down and every buffered event was read.
+//
+// # Safety
+// `sub` is live and not used by another thread during the call; `out` is writable.
+conveyor_result conveyor_subscription_recv(struct conveyor_subscription *sub,
+                                           int32_t timeout_ms,
+                                           const struct conveyor_event **out);
+
+// Takes the next event if one is buffered, without waiting: `CONVEYOR_OK` with `*out`
+// set (as `conveyor_subscription_recv`), `CONVEYOR_TIMED_OUT` when none is buffered,
+// `CONVEYOR_SHUT_DOWN` once the pool has shut down and every event was read.
+//
+// # Safety
+// `sub` is live and not used by another thread during the call; `out` is writable.
+conveyor_result conveyor_subscription_try_recv(struct conveyor_subscription *sub,
+                                               const struct conveyor_event **out);
+
+// Unsubscribes and frees the subscription, its buffered events and its current event.
+// NULL does nothing. Call it once, when no other call on this subscription is running.
+// It may be called before or after `conveyor_pool_free`.
+//
+// # Safety
+// `sub` is NULL or a live pointer from `conveyor_pool_subscribe`, not used afterwards.
+void conveyor_subscription_free(struct conveyor_subscription *sub);
+
+// Replaces the pool's live settings with `settings_json`, the shared settings object
+// `{"default_recipe": {...}, "limits": {...}, "formats": [...]}`; a field left out takes
+// its default (as in Rust's `Pool::reload`). Jobs started afterwards use the new
+// settings; running jobs finish with the old ones. On success a `"config_reloaded"`
+// event goes to every subscriber. Invalid JSON or an unknown field gives
+// `CONVEYOR_INVALID_ARGUMENT`, an invalid default recipe `CONVEYOR_INVALID_RECIPE`; on
+// any failure the old settings stay and no event is sent.
+//
+// # Safety
+// `pool` is live; `settings_json` is NULL or NUL-terminated.
+conveyor_result conveyor_pool_reload(struct conveyor_pool *pool, const char *settings_json);
 
 // Frees a result returned by `conveyor_pool_poll` (and runs the job's userdata_free).
 // NULL does nothing. Never pass a result received in a callback.

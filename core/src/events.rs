@@ -4,7 +4,12 @@
 //!
 //! Built on `tokio::sync::broadcast` (only its `sync` feature; no runtime is needed),
 //! a bounded ring buffer with exactly these semantics. When nobody is subscribed,
-//! emitting costs one atomic load and builds no event.
+//! emitting costs one atomic load and builds no event. A subscriber may ask for a
+//! smaller buffer of its own ([`Subscription::with_capacity`]); the ring stays shared,
+//! so memory is bounded by the pool's `event_capacity` whatever the subscribers do.
+//!
+//! Every door shows an event as the JSON [`Event`] serialises to, and a lag as
+//! [`lagged_json`]: `{"type":"lagged","missed":n}`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -92,6 +97,12 @@ impl Event {
     }
 }
 
+/// The JSON object every door shows for a lag, in the same stream as the events:
+/// `{"type":"lagged","missed":n}` (the Rust API reports it as [`RecvError::Lagged`]).
+pub fn lagged_json(missed: u64) -> serde_json::Value {
+    serde_json::json!({ "type": "lagged", "missed": missed })
+}
+
 /// Why [`Subscription::recv`] returned no event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RecvError {
@@ -123,6 +134,8 @@ pub enum TryRecvError {
 pub struct Subscription {
     rx: broadcast::Receiver<Event>,
     count: Arc<AtomicUsize>,
+    /// This subscriber's own bound, below the shared ring's (see `with_capacity`).
+    capacity: Option<usize>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -134,19 +147,53 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
+    /// Bounds this subscriber's buffer to `capacity` events (at least 1): when more than
+    /// that are waiting, the next receive drops the oldest ones and reports them as
+    /// [`RecvError::Lagged`], exactly as if this subscriber had a ring of its own of that
+    /// size. A capacity above the pool's `event_capacity` changes nothing: the shared
+    /// ring is the bound then.
+    pub fn with_capacity(mut self, capacity: usize) -> Subscription {
+        self.capacity = Some(capacity.max(1));
+        self
+    }
+
+    /// Drops what is over this subscriber's capacity; returns how many were dropped.
+    fn trim(&mut self) -> u64 {
+        let Some(cap) = self.capacity else { return 0 };
+        let mut missed = 0;
+        while self.rx.len() > cap {
+            match self.rx.try_recv() {
+                Ok(_) => missed += 1,
+                Err(broadcast::error::TryRecvError::Lagged(n)) => missed += n,
+                Err(_) => break,
+            }
+        }
+        missed
+    }
+
     /// Blocks until the next event. Do not call it from inside an async runtime; use
     /// [`Subscription::recv_async`] there.
     pub fn recv(&mut self) -> Result<Event, RecvError> {
-        self.rx.blocking_recv().map_err(map_recv)
+        match self.trim() {
+            0 => self.rx.blocking_recv().map_err(map_recv),
+            n => Err(RecvError::Lagged(n)),
+        }
     }
 
     /// Waits until the next event, in async code.
     pub async fn recv_async(&mut self) -> Result<Event, RecvError> {
-        self.rx.recv().await.map_err(map_recv)
+        match self.trim() {
+            0 => self.rx.recv().await.map_err(map_recv),
+            n => Err(RecvError::Lagged(n)),
+        }
     }
 
     /// Returns the next event if one is buffered.
     pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        match self.trim() {
+            0 => {}
+            n => return Err(TryRecvError::Lagged(n)),
+        }
         self.rx.try_recv().map_err(|e| match e {
             broadcast::error::TryRecvError::Empty => TryRecvError::Empty,
             broadcast::error::TryRecvError::Lagged(n) => TryRecvError::Lagged(n),
@@ -222,6 +269,7 @@ impl EventBus {
         Subscription {
             rx,
             count: self.subscribers.clone(),
+            capacity: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! - `result.rs`: `conveyor_result`, the version and message functions;
 //! - `boundary.rs`: the panic boundary, NULL checks, C strings, the per-thread message;
 //! - `job_result.rs`: `conveyor_job_result` and the memory behind it;
-//! - `pool.rs`: the pool functions (`conveyor_pool_*`).
+//! - `pool.rs`: the pool functions (`conveyor_pool_*`);
+//! - `events.rs`: the event bus (`conveyor_pool_subscribe`, `conveyor_subscription_*`,
+//!   `conveyor_event`) and `conveyor_pool_reload`.
 //!
 //! `unsafe` lives only here, at the boundary, each block with its `// SAFETY:` reason.
 //! No panic crosses the ABI: every exported function runs inside `boundary::guard`.
@@ -16,10 +18,12 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod events;
 mod job_result;
 mod pool;
 mod result;
 
+pub use events::*;
 pub use job_result::{
     conveyor_job_result, conveyor_job_result_free, conveyor_output, conveyor_timings,
 };

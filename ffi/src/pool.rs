@@ -20,7 +20,7 @@ use crate::result::conveyor_result;
 
 /// An opaque pool of worker threads. Thread-safe.
 pub struct conveyor_pool {
-    pool: Pool,
+    pub(crate) pool: Pool,
     poll_tx: Sender<(Outcome, UserData)>,
     poll_rx: Receiver<(Outcome, UserData)>,
     /// Accepted jobs whose outcome waits for (or in) the poll queue.
@@ -73,7 +73,7 @@ unsafe impl Send for UserData {}
 ///
 /// # Safety
 /// `p` is NULL or a live pointer from `conveyor_pool_new`.
-unsafe fn pool_ref<'a>(
+pub(crate) unsafe fn pool_ref<'a>(
     p: *const conveyor_pool,
 ) -> Result<&'a conveyor_pool, (conveyor_result, String)> {
     // SAFETY: the caller promises `p` is NULL or live; NULL is checked here.

@@ -1,7 +1,9 @@
 //! Builds the C and C++ examples and the misuse test with the system compilers against
 //! the committed header and the freshly built library, dynamically and statically, and
 //! runs them: plain, under valgrind (0 errors, no leaks; one suppression for Rust's
-//! main-thread handle) and under ASan + UBSan.
+//! main-thread handle) and under ASan + UBSan. The event bus has two programs: the bus
+//! stress test (with the others) and the replay of the shared event script
+//! `testdata/events/events.json` (`ffi/tests/c/events.c`, fed commands made here).
 #![allow(missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -210,6 +212,14 @@ fn check_readme(stdout: &str) {
     );
 }
 
+fn check_bus_stress(stdout: &str) {
+    assert!(
+        stdout.contains("bus_stress: 400 jobs, 1211 events, 8 stalled kept at most")
+            && stdout.contains("; 0 failures"),
+        "{stdout}"
+    );
+}
+
 type Check = fn(&str);
 
 fn programs() -> Vec<(&'static str, Vec<PathBuf>, Check)> {
@@ -228,6 +238,7 @@ fn programs() -> Vec<(&'static str, Vec<PathBuf>, Check)> {
             check_readme,
         ),
         ("ffi/tests/c/misuse.c", vec![], check_misuse),
+        ("ffi/tests/c/bus_stress.c", vec![], check_bus_stress),
     ]
 }
 
@@ -269,4 +280,112 @@ fn c_and_cpp_programs_are_clean_under_asan_and_ubsan() {
         let out = asan(&compile(src, Link::Dynamic, true), &args);
         check(&check_ok(&out, &format!("asan {src}")));
     }
+}
+
+/// The shared event script as commands for `events.c` (see its header), and the lines
+/// it must print: outcomes and reload results as it goes, then each subscriber's stream.
+fn event_script() -> (PathBuf, Vec<serde_json::Value>) {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testdata/events/events.json")).unwrap(),
+    )
+    .unwrap();
+    let mut cmds = vec![format!("pool\t{}", doc["pool"])];
+    let mut want = Vec::new();
+    for step in doc["steps"].as_array().unwrap() {
+        match step["op"].as_str().unwrap() {
+            "subscribe" => cmds.push(format!(
+                "subscribe\t{}\t{}",
+                step["name"].as_str().unwrap(),
+                step["capacity"].as_u64().unwrap_or(0)
+            )),
+            "submit" => {
+                let input = inputs().join(step["input"].as_str().unwrap());
+                let recipe = match &step["recipe"] {
+                    serde_json::Value::Null => "-".to_string(),
+                    r => r.to_string(),
+                };
+                cmds.push(format!("submit\t{}\t{recipe}", input.display()));
+                let o = &step["outcome"];
+                want.push(serde_json::Value::String(if o["ok"].as_bool().unwrap() {
+                    let names: Vec<&str> = o["outputs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap())
+                        .collect();
+                    format!("outcome ok {}", names.join(","))
+                } else {
+                    format!("outcome {}", o["code"].as_str().unwrap())
+                }));
+            }
+            "reload" => {
+                cmds.push(format!("reload\t{}", step["settings"]));
+                want.push(serde_json::Value::String(format!(
+                    "reload {}",
+                    step["error"].as_str().unwrap_or("ok")
+                )));
+            }
+            "shutdown" => cmds.push("shutdown".into()),
+            other => panic!("unknown op {other}"),
+        }
+    }
+    for (name, events) in doc["expect"].as_object().unwrap() {
+        cmds.push(format!("drain\t{name}"));
+        for e in events.as_array().unwrap() {
+            want.push(serde_json::json!({ "subscriber": name, "event": e }));
+        }
+    }
+    let path = out_dir().join("events.commands");
+    std::fs::write(&path, cmds.join("\n") + "\n").unwrap();
+    (path, want)
+}
+
+/// The matching rule of `testdata/events/README.md`.
+fn matches(want: &serde_json::Value, got: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::String(s), v) if s == "<us>" => v.as_u64().is_some(),
+        (Value::Object(w), Value::Object(g)) => {
+            w.len() == g.len()
+                && w.iter()
+                    .all(|(k, wv)| g.get(k).is_some_and(|gv| matches(wv, gv)))
+        }
+        (w, g) => w == g,
+    }
+}
+
+fn check_event_replay(stdout: &str, want: &[serde_json::Value]) {
+    assert!(stdout.contains("events: done, 0 failures"), "{stdout}");
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("events: done"))
+        .collect();
+    assert_eq!(lines.len(), want.len(), "{stdout}");
+    for (line, w) in lines.iter().zip(want) {
+        match w {
+            serde_json::Value::String(s) => assert_eq!(line, s, "{stdout}"),
+            w => {
+                let name = w["subscriber"].as_str().unwrap();
+                let json = line
+                    .strip_prefix(&format!("event {name} "))
+                    .unwrap_or_else(|| panic!("want an event for {name}, got {line}"));
+                let got: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert!(matches(&w["event"], &got), "want {}, got {got}", w["event"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_shared_event_script_replays_in_c() {
+    let (commands, want) = event_script();
+    let args = [commands.as_path()];
+    let exe = compile("ffi/tests/c/events.c", Link::Dynamic, false);
+    check_event_replay(&check_ok(&run(&exe, &args), "events.c"), &want);
+    check_event_replay(
+        &check_ok(&valgrind(&exe, &args), "valgrind events.c"),
+        &want,
+    );
+    let exe = compile("ffi/tests/c/events.c", Link::Dynamic, true);
+    check_event_replay(&check_ok(&asan(&exe, &args), "asan events.c"), &want);
 }

@@ -25,7 +25,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from . import _native
+from . import _events, _native
+from ._events import Event, Events, Lagged
 from .errors import (
     BY_CODE,
     BoundaryPanic,
@@ -47,7 +48,7 @@ from .errors import (
 )
 
 __all__ = [
-    "Pool", "Result", "Output", "Timings", "Stats", "version",
+    "Pool", "Result", "Output", "Timings", "Stats", "version", "Event", "Events", "Lagged",
     "ConveyorError", "InvalidRecipe", "InvalidArgument", "UnsupportedFormat", "DecodeFailed", "LimitExceeded",
     "EncodeFailed", "SaveFailed", "QueueFull", "ShutDown", "Cancelled", "TimedOut", "Panicked",
     "NullParameter", "BoundaryPanic", "BY_CODE",
@@ -274,6 +275,22 @@ class Pool:
         if rc != 0:
             raise _last_error(rc)
         return Stats(s.workers, s.queue_capacity, s.queued, s.running, s.accepted, s.completed, s.failed, s.rejected)
+
+    # -- events and live settings (see _events.py) --------------------------------------
+    def events(self, capacity: int = 0) -> Events:
+        """Subscribes to the pool's events: an iterator (``for``, or ``async for``) of
+        :class:`Event` dicts with the same fields as in Rust, C and JS, and a
+        :class:`Lagged` item (``.missed``) when this subscriber fell behind by more than
+        ``capacity`` events (0: the pool's ``event_capacity``). The pool never waits
+        for it. Close it (or use ``with``) to unsubscribe."""
+        return Events(self._require_open(), capacity)
+
+    def reload(self, *, default_recipe: Recipe = None, limits: Optional[Mapping[str, int]] = None,
+               formats: Optional[list[str]] = None) -> None:
+        """Replaces the live settings as a whole (a setting left out takes its default);
+        jobs started afterwards use them and a ``config_reloaded`` event goes out. A bad
+        setting raises (e.g. :class:`InvalidRecipe`) and the old settings stay."""
+        _events.reload(self._require_open(), default_recipe, limits, formats)
 
     # -- lifecycle --------------------------------------------------------------------
     def _require_open(self) -> ctypes.c_void_p:

@@ -53,10 +53,26 @@ export interface Output {
   blob(): Blob;
 }
 
+export interface Timings {
+  queued_us: number;
+  decode_us: number;
+  resize_us: number;
+  encode_us: number;
+  save_us: number;
+  total_us: number;
+}
+
 export interface Result {
   input: { format: string; width: number; height: number; bytes: number };
   outputs: Output[];
-  timings: { queued_us: number; decode_us: number; resize_us: number; encode_us: number; save_us: number; total_us: number };
+  timings: Timings;
+}
+
+/** The live settings that `reload` replaces as a whole (the shared JSON object). */
+export interface Settings {
+  default_recipe?: Recipe;
+  limits?: Limits;
+  formats?: string[];
 }
 
 export interface PoolOptions {
@@ -64,6 +80,8 @@ export interface PoolOptions {
   queueCapacity?: number;
   onFull?: 'wait' | 'reject';
   limits?: Limits;
+  /** The recipe for `process` calls that bring none. */
+  defaultRecipe?: Recipe;
 }
 
 export interface Stats {
@@ -78,11 +96,36 @@ export interface Stats {
   rejected: number;
 }
 
-export type PoolEventType = 'job_queued' | 'job_started' | 'job_finished' | 'job_rejected' | 'shutting_down';
+/** The events, with the same names and fields as the native bus's JSON. */
+export type PoolEvent =
+  | { type: 'job_queued'; job_id: number; input_bytes: number }
+  | { type: 'job_rejected'; job_id: number; reason: ErrorCode }
+  | { type: 'job_started'; job_id: number; worker: number; queued_us: number }
+  | { type: 'job_finished'; job_id: number; ok: boolean; error?: ErrorCode; stage?: string; timings: Timings }
+  | { type: 'config_reloaded' }
+  | { type: 'shutting_down'; graceful: boolean };
+
+export type PoolEventType = PoolEvent['type'];
+
+/** A subscriber that fell behind: this many events were dropped for it. */
+export interface Lagged {
+  type: 'lagged';
+  missed: number;
+}
+
+/** One subscriber of the pool's events, with its own bounded buffer. */
+export interface EventStream extends AsyncIterableIterator<PoolEvent | Lagged> {
+  /** The next event if one is buffered, else null; undefined once the pool closed. */
+  poll(): PoolEvent | Lagged | null | undefined;
+  /** Unsubscribes. */
+  close(): void;
+}
 
 export declare class Pool extends EventTarget {
   static create(options?: PoolOptions): Promise<Pool>;
-  process(input: Blob | ArrayBuffer | Uint8Array, recipe: Recipe | string, options?: { signal?: AbortSignal }): Promise<Result>;
+  process(input: Blob | ArrayBuffer | Uint8Array, recipe?: Recipe | string | null, options?: { signal?: AbortSignal }): Promise<Result>;
+  events(options?: { capacity?: number }): EventStream;
+  reload(settings: Settings): Promise<void>;
   stats(): Stats;
   close(): Promise<void>;
   terminate(): void;

@@ -9,7 +9,11 @@
 // room, or rejects with `queue_full` when created with { onFull: 'reject' }), idle
 // workers pull the next job, every job settles exactly once, a crashed worker is
 // replaced and its job rejects with `panicked`. Events are dispatched on the pool
-// (an EventTarget) with the native bus's names and payloads.
+// (an EventTarget) with the native bus's names and fields (`event.detail` is the same
+// object the Rust event serialises to), and `pool.events({capacity})` is the bus's
+// bounded subscriber: an async iterator that yields `{type: 'lagged', missed}` when it
+// fell behind, and never slows the pool. `pool.reload(settings)` replaces the live
+// settings (default recipe, limits, formats) in every worker, as `Pool::reload` does.
 
 /** The shared error codes (the same names and numbers in Rust, C, Python and JS). */
 export const ERROR_CODES = Object.freeze({
@@ -47,6 +51,93 @@ function checkInt(name, value, min, max) {
   }
 }
 
+const TIMING_KEYS = ['queued_us', 'decode_us', 'resize_us', 'encode_us', 'save_us', 'total_us'];
+const SETTINGS_KEYS = ['default_recipe', 'limits', 'formats'];
+
+/**
+ * One subscriber of the pool's events (see `Pool.events`): a bounded buffer of its own;
+ * when more than `capacity` events wait, the oldest are dropped for it alone and the
+ * next item is `{type: 'lagged', missed}`. It ends when the pool has closed.
+ */
+class EventStream {
+  constructor(pool, capacity) {
+    this._pool = pool;
+    this._capacity = capacity;
+    this._buf = [];
+    this._head = 0;
+    this._missed = 0;
+    this._waiter = null;
+    this._ended = false;
+  }
+
+  _push(ev) {
+    if (this._waiter) {
+      const w = this._waiter;
+      this._waiter = null;
+      return w({ value: ev, done: false });
+    }
+    this._buf.push(ev);
+    if (this._buf.length - this._head > this._capacity) {
+      this._head++;
+      this._missed++;
+    }
+    if (this._head > 1024 && this._head * 2 > this._buf.length) {
+      this._buf = this._buf.slice(this._head);
+      this._head = 0;
+    }
+  }
+
+  _end() {
+    this._ended = true;
+    if (this._waiter) {
+      const w = this._waiter;
+      this._waiter = null;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  /** The next event (or lag), waiting if none is buffered; `done` once the pool closed. */
+  next() {
+    const value = this.poll();
+    if (value) return Promise.resolve({ value, done: false });
+    if (value === undefined) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => { this._waiter = resolve; });
+  }
+
+  /** The next event (or lag) if one is buffered, else `null`; `undefined` once ended. */
+  poll() {
+    if (this._missed) {
+      const missed = this._missed;
+      this._missed = 0;
+      return Object.freeze({ type: 'lagged', missed });
+    }
+    if (this._head < this._buf.length) {
+      const value = this._buf[this._head];
+      this._buf[this._head++] = undefined;
+      return value;
+    }
+    return this._ended ? undefined : null;
+  }
+
+  /** Unsubscribes; a pending `next()` resolves as done. */
+  close() {
+    this._pool._streams.delete(this);
+    this._buf = [];
+    this._head = 0;
+    this._missed = 0;
+    this._end();
+  }
+
+  return() {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+}
+
 class WorkerSlot {
   constructor(pool, index) {
     this.pool = pool;
@@ -59,6 +150,7 @@ class WorkerSlot {
         const m = e.data;
         if (m?.type === 'conveyor:ready') resolve();
         else if (m?.type === 'conveyor:init-failed') reject(new ConveyorError('panicked', m.message));
+        else if (m?.type === 'conveyor:checked') pool._onChecked(m);
         else pool._onWorkerMessage(this, m);
       };
       this.worker.onerror = (e) => {
@@ -67,7 +159,7 @@ class WorkerSlot {
         pool._onWorkerCrash(this, e.message || 'the worker crashed');
       };
       this.worker.onmessageerror = () => pool._onWorkerCrash(this, 'a message could not be read');
-      this.worker.postMessage({ type: 'conveyor:init', limits: pool._limitsJson });
+      this.worker.postMessage({ type: 'conveyor:init', settings: pool._settingsJson });
     });
   }
   terminate() {
@@ -79,7 +171,7 @@ class WorkerSlot {
 /** A pool of Web Workers running the conveyor pipeline. */
 export class Pool extends EventTarget {
   /**
-   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object}} [options]
+   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object, defaultRecipe?: object}} [options]
    */
   static async create(options = {}) {
     const pool = new Pool(options);
@@ -88,7 +180,7 @@ export class Pool extends EventTarget {
   }
 
   /** Use `Pool.create`. */
-  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits } = {}) {
+  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits, defaultRecipe } = {}) {
     super();
     checkInt('workers', workers, 1, 64);
     queueCapacity ??= workers * 4;
@@ -98,7 +190,14 @@ export class Pool extends EventTarget {
     }
     this._capacity = queueCapacity;
     this._onFull = onFull;
-    this._limitsJson = limits ? JSON.stringify(limits) : '';
+    // The live settings, the shared JSON object that `reload` replaces as a whole.
+    const settings = {};
+    if (defaultRecipe) settings.default_recipe = typeof defaultRecipe === 'string' ? JSON.parse(defaultRecipe) : defaultRecipe;
+    if (limits) settings.limits = limits;
+    this._settingsJson = JSON.stringify(settings);
+    this._streams = new Set();
+    this._checks = new Map();
+    this._nextCheck = 1;
     this._queue = []; // accepted jobs waiting for a worker (at most queueCapacity)
     this._waiting = []; // process() calls waiting for room in the queue
     this._nextId = 1;
@@ -109,14 +208,74 @@ export class Pool extends EventTarget {
   }
 
   _emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail: { type, ...detail } }));
+    const ev = Object.freeze({ type, ...detail });
+    for (const s of this._streams) s._push(ev);
+    this.dispatchEvent(new CustomEvent(type, { detail: ev }));
+  }
+
+  /**
+   * Subscribes to the pool's events: an async iterator of the same objects as the DOM
+   * events' `detail`, with its own bound of `capacity` waiting events. When it falls
+   * further behind, the oldest are dropped for it alone and it yields
+   * `{type: 'lagged', missed}`; the pool never waits for it. It ends once the pool has
+   * closed; `close()` (or leaving a `for await` loop) unsubscribes.
+   * @param {{capacity?: number}} [options]
+   */
+  events({ capacity = 1024 } = {}) {
+    checkInt('capacity', capacity, 1, 1 << 20);
+    const stream = new EventStream(this, capacity);
+    if (this._closed) stream._end();
+    else this._streams.add(stream);
+    return stream;
+  }
+
+  /**
+   * Replaces the live settings in every worker: `settings` is the shared settings object
+   * `{default_recipe, limits, formats}` (a field left out takes its default, as in
+   * Rust's `Pool::reload`). Jobs started afterwards use them; running jobs finish with
+   * the old ones. Resolves once every worker has them, after a `config_reloaded` event;
+   * a bad object rejects (`invalid_argument`, or `invalid_recipe` for the default
+   * recipe) and the old settings stay.
+   * @param {{default_recipe?: object, limits?: object, formats?: string[]}} settings
+   */
+  async reload(settings = {}) {
+    if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
+    if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
+      throw new ConveyorError('invalid_argument', `settings must be an object, got ${settings === null ? 'null' : typeof settings}`);
+    }
+    const unknown = Object.keys(settings).filter((k) => !SETTINGS_KEYS.includes(k));
+    if (unknown.length) {
+      throw new ConveyorError('invalid_argument', `settings: unknown field \`${unknown[0]}\`, expected one of ${SETTINGS_KEYS.join(', ')}`);
+    }
+    const json = JSON.stringify(settings);
+    // The wasm's own parser decides (the same code as the native pool's), in a worker.
+    await new Promise((resolve, reject) => {
+      const req = this._nextCheck++;
+      this._checks.set(req, { resolve, reject });
+      const slot = this._slots.find((s) => !s.job) ?? this._slots[0];
+      slot.worker.postMessage({ type: 'conveyor:check', req, settings: json });
+    });
+    if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
+    this._settingsJson = json;
+    // Messages to a worker arrive in order: every job dispatched from now on sees them.
+    for (const s of this._slots) s.worker.postMessage({ type: 'conveyor:settings', settings: json });
+    this._emit('config_reloaded', {});
+  }
+
+  _onChecked(m) {
+    const check = this._checks.get(m.req);
+    if (!check) return;
+    this._checks.delete(m.req);
+    if (m.error) check.reject(new ConveyorError(m.error.code || 'invalid_argument', m.error.message, { stage: m.error.stage ?? null }));
+    else check.resolve();
   }
 
   /**
    * Processes one image. Resolves to `{input, outputs, timings}`; rejects with a
    * ConveyorError whose `code` is the shared name.
    * @param {Blob|File|ArrayBuffer|Uint8Array} input
-   * @param {object|string} recipe the shared recipe JSON schema
+   * @param {object|string} [recipe] the shared recipe JSON schema; without one, the
+   *   pool's default recipe (see `reload`)
    * @param {{signal?: AbortSignal}} [options]
    */
   async process(input, recipe, { signal } = {}) {
@@ -124,11 +283,11 @@ export class Pool extends EventTarget {
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     let recipeJson;
     try {
-      recipeJson = typeof recipe === 'string' ? recipe : JSON.stringify(recipe);
+      recipeJson = recipe == null ? '' : typeof recipe === 'string' ? recipe : JSON.stringify(recipe);
     } catch (e) {
       throw new ConveyorError('invalid_recipe', `recipe is not serialisable: ${e.message}`);
     }
-    if (recipeJson === undefined) throw new ConveyorError('invalid_recipe', 'a recipe is required');
+    if (recipeJson === undefined) throw new ConveyorError('invalid_recipe', 'the recipe is not a JSON value');
     const buffer = await toBuffer(input);
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
@@ -146,8 +305,11 @@ export class Pool extends EventTarget {
     if (this._closing) return this._settle(job, new ConveyorError('shut_down', 'the pool is closed'));
     if (this._queue.length >= this._capacity) {
       if (this._onFull === 'reject') {
+        // As in the native pool: the job gets an id, is announced, then handed back.
+        job.id = this._nextId++;
         this._stats.rejected++;
-        this._emit('job_rejected', { job_id: null, reason: 'queue_full' });
+        this._emit('job_queued', { job_id: job.id, input_bytes: job.buffer.byteLength });
+        this._emit('job_rejected', { job_id: job.id, reason: 'queue_full' });
         return this._settle(job, new ConveyorError('queue_full', 'the job queue is full'), undefined, false);
       }
       this._waiting.push(job);
@@ -169,7 +331,7 @@ export class Pool extends EventTarget {
       slot.job = job;
       job.slot = slot;
       job.startedAt = performance.now();
-      this._emit('job_started', { job_id: job.id, worker: slot.index });
+      this._emit('job_started', { job_id: job.id, worker: slot.index, queued_us: Math.round((job.startedAt - job.acceptedAt) * 1000) });
       slot.worker.postMessage(
         { type: 'conveyor:job', id: job.id, input: job.buffer, recipe: job.recipeJson },
         [job.buffer],
@@ -187,7 +349,7 @@ export class Pool extends EventTarget {
     if (job.id && count) {
       if (error) this._stats.failed[error.code] = (this._stats.failed[error.code] || 0) + 1;
       else this._stats.completed++;
-      this._emit('job_finished', { job_id: job.id, ok: !error, ...(error ? { error: error.code, stage: error.stage } : {}) });
+      this._emit('job_finished', { job_id: job.id, ok: !error, ...(error ? { error: error.code, ...(error.stage ? { stage: error.stage } : {}) } : {}), timings: this._timings(job, value) });
     }
     if (error) {
       error.jobId ??= job.id || null;
@@ -196,6 +358,17 @@ export class Pool extends EventTarget {
       job.resolve(value);
     }
     this._maybeFinishClose();
+  }
+
+  /** The job's timings with the native event's fields (zero where it never got). */
+  _timings(job, value) {
+    if (value?.timings) return Object.fromEntries(TIMING_KEYS.map((k) => [k, value.timings[k] ?? 0]));
+    const now = performance.now();
+    const started = job.startedAt ?? now;
+    const t = Object.fromEntries(TIMING_KEYS.map((k) => [k, 0]));
+    t.queued_us = Math.round((started - job.acceptedAt) * 1000);
+    t.total_us = Math.round((now - job.acceptedAt) * 1000);
+    return t;
   }
 
   _onWorkerMessage(slot, m) {
@@ -247,7 +420,11 @@ export class Pool extends EventTarget {
     const w = this._waiting.indexOf(job);
     if (w >= 0) { this._waiting.splice(w, 1); return this._settle(job, err, undefined, false); }
     const q = this._queue.indexOf(job);
-    if (q >= 0) { this._queue.splice(q, 1); this._settle(job, err); return this._dispatch(); }
+    if (q >= 0) {
+      this._queue.splice(q, 1);
+      this._settle(job, new ConveyorError('cancelled', 'aborted by its AbortSignal', { stage: 'queue' }));
+      return this._dispatch();
+    }
     if (job.slot && job.slot.job === job) {
       // A running wasm call cannot be interrupted: replace its worker.
       const slot = job.slot;
@@ -281,6 +458,7 @@ export class Pool extends EventTarget {
     if (this._closing && !this._closed && this._pending() === 0 && this._closeResolve) {
       this._closed = true;
       for (const s of this._slots) s.terminate();
+      this._endStreams();
       this._closeResolve();
     }
   }
@@ -309,7 +487,15 @@ export class Pool extends EventTarget {
       s.terminate();
     }
     this._closed = true;
+    this._endStreams();
     this._closeResolve?.();
+  }
+
+  _endStreams() {
+    for (const s of this._streams) s._end();
+    this._streams.clear();
+    for (const { reject } of this._checks.values()) reject(new ConveyorError('shut_down', 'the pool is closed'));
+    this._checks.clear();
   }
 }
 

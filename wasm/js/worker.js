@@ -1,15 +1,20 @@
 // A conveyor module worker: one wasm instance running the core pipeline, one job at a
-// time. Messages are namespaced ("conveyor:*"): init → ready, job → done | failed.
-// Output buffers go back as transferables (no copy).
-import init, { process } from '../pkg/conveyor_wasm.js';
+// time. Messages are namespaced ("conveyor:*"): init → ready, job → done | failed,
+// check → checked (a settings object validated by the wasm), settings (the pool's new
+// live settings, used from the next job on). Output buffers go back as transferables.
+import init, { processWith, checkSettings } from '../pkg/conveyor_wasm.js';
 
-let limitsJson = '';
+let settingsJson = '';
 let ready = null;
+
+function errorOf(err) {
+  return { code: err.code, stage: err.stage, message: err.message };
+}
 
 self.onmessage = async (e) => {
   const m = e.data;
   if (m?.type === 'conveyor:init') {
-    limitsJson = m.limits || '';
+    settingsJson = m.settings || '';
     ready = init({ module_or_path: new URL('../pkg/conveyor_wasm_bg.wasm', import.meta.url) });
     try {
       await ready;
@@ -19,15 +24,32 @@ self.onmessage = async (e) => {
     }
     return;
   }
+  if (m?.type === 'conveyor:settings') {
+    settingsJson = m.settings;
+    return;
+  }
+  if (m?.type === 'conveyor:check') {
+    await ready;
+    try {
+      checkSettings(m.settings);
+      self.postMessage({ type: 'conveyor:checked', req: m.req });
+    } catch (err) {
+      const error = err && typeof err === 'object' && 'code' in err ? errorOf(err) : { code: 'panicked', stage: null, message: String(err) };
+      self.postMessage({ type: 'conveyor:checked', req: m.req, error });
+    }
+    return;
+  }
   if (m?.type !== 'conveyor:job') return;
+  // The settings in force when this job's message arrived (a later reload waits its turn).
+  const settings = settingsJson;
   await ready;
   try {
-    const out = process(new Uint8Array(m.input), m.recipe, limitsJson);
+    const out = processWith(new Uint8Array(m.input), m.recipe, settings);
     const buffers = Array.from(out.buffers, (u8) => u8.buffer);
     self.postMessage({ type: 'conveyor:done', id: m.id, report: out.report, buffers }, buffers);
   } catch (err) {
     if (err && typeof err === 'object' && 'code' in err) {
-      self.postMessage({ type: 'conveyor:failed', id: m.id, error: { code: err.code, stage: err.stage, message: err.message } });
+      self.postMessage({ type: 'conveyor:failed', id: m.id, error: errorOf(err) });
     } else {
       // A trap (panic, out of memory): this instance may be broken; ask to be replaced.
       self.postMessage({ type: 'conveyor:failed', id: m.id, fatal: true, error: { code: 'panicked', stage: null, message: String(err) } });

@@ -8,7 +8,7 @@
 //! `{code, numeric_code, stage, message}` objects with the shared snake_case codes.
 
 use conveyor::pipeline::{run, Context};
-use conveyor::{Error, ErrorKind, InputFormat, Limits, Recipe, Stage};
+use conveyor::{Error, ErrorKind, InputFormat, Limits, Recipe, Settings, Stage};
 use wasm_bindgen::prelude::*;
 
 /// Installs the panic hook, so that a Rust panic shows its message in the console.
@@ -72,7 +72,57 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
         key: "job",
         admit: None,
     };
-    let report = run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
+    finish(run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+}
+
+fn parse_settings(settings_json: &str) -> Result<Settings, Error> {
+    let settings: Settings = if settings_json.trim().is_empty() {
+        Settings::default()
+    } else {
+        serde_json::from_str(settings_json).map_err(|e| {
+            Error::new(ErrorKind::InvalidArgument, format!("settings: {e}")).at(Stage::Validate)
+        })?
+    };
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Checks the shared settings object (`{default_recipe, limits, formats}`, every field
+/// optional, as in `Pool::reload`); throws `{code, numeric_code, stage, message}` when
+/// it is not valid (`invalid_argument`, or `invalid_recipe` for the default recipe).
+#[wasm_bindgen(js_name = checkSettings)]
+pub fn check_settings(settings_json: &str) -> Result<(), JsValue> {
+    parse_settings(settings_json)
+        .map(|_| ())
+        .map_err(|e| js_error(&e))
+}
+
+/// As [`process`], under the live settings of the JS pool: `settings_json` is the shared
+/// settings object (limits, allowed formats, and the default recipe used when
+/// `recipe_json` is empty).
+#[wasm_bindgen(js_name = processWith)]
+pub fn process_with(
+    input: &[u8],
+    recipe_json: &str,
+    settings_json: &str,
+) -> Result<JsValue, JsValue> {
+    let settings = parse_settings(settings_json).map_err(|e| js_error(&e))?;
+    let recipe = if recipe_json.trim().is_empty() {
+        settings.default_recipe.clone()
+    } else {
+        Recipe::from_json(recipe_json).map_err(|e| js_error(&e))?
+    };
+    let ctx = Context {
+        limits: &settings.limits,
+        formats: &settings.formats,
+        output_dir: None,
+        key: "job",
+        admit: None,
+    };
+    finish(run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+}
+
+fn finish(report: conveyor::Report) -> Result<JsValue, JsValue> {
     let buffers = js_sys::Array::new();
     for o in &report.outputs {
         let bytes = o.data.as_deref().unwrap_or(&[]);

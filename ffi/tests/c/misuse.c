@@ -102,6 +102,29 @@ int main(void) {
     CHECK(conveyor_pool_stats(p, NULL) == CONVEYOR_NULL_PARAMETER);
     CHECK(conveyor_pool_cancel(p, 999999) == CONVEYOR_INVALID_ARGUMENT);
     CHECK(atomic_load(&total_calls) == 0);
+    /* Events and reload: NULLs, bad settings (refused, no event), an empty bus. */
+    conveyor_subscription *sub = NULL;
+    const conveyor_event *ev = NULL;
+    CHECK(conveyor_pool_subscribe(NULL, 0, &sub) == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_pool_subscribe(p, 0, NULL) == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_subscription_recv(NULL, 0, &ev) == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_subscription_try_recv(NULL, &ev) == CONVEYOR_NULL_PARAMETER);
+    conveyor_subscription_free(NULL);
+    CHECK(conveyor_pool_subscribe(p, 4, &sub) == CONVEYOR_OK && sub != NULL);
+    CHECK(conveyor_subscription_recv(sub, 0, NULL) == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_pool_reload(NULL, "{}") == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_pool_reload(p, NULL) == CONVEYOR_NULL_PARAMETER);
+    CHECK(conveyor_pool_reload(p, "{") == CONVEYOR_INVALID_ARGUMENT);
+    CHECK(conveyor_pool_reload(p, "{\"bogus\":1}") == CONVEYOR_INVALID_ARGUMENT);
+    CHECK(strstr(conveyor_last_error_message(), "bogus") != NULL);
+    CHECK(conveyor_pool_reload(p, "\xff") == CONVEYOR_INVALID_ARGUMENT);
+    CHECK(conveyor_pool_reload(p, "{\"default_recipe\":{\"outputs\":[]}}") == CONVEYOR_INVALID_RECIPE);
+    CHECK(conveyor_subscription_try_recv(sub, &ev) == CONVEYOR_TIMED_OUT && ev == NULL);
+    CHECK(conveyor_subscription_recv(sub, 20, &ev) == CONVEYOR_TIMED_OUT && ev == NULL);
+    CHECK(conveyor_pool_reload(p, "{}") == CONVEYOR_OK);
+    CHECK(conveyor_subscription_recv(sub, 1000, &ev) == CONVEYOR_OK && strcmp(ev->type, "config_reloaded") == 0 &&
+          strcmp(ev->json, "{\"type\":\"config_reloaded\"}") == 0 && ev->job_id == 0 && ev->missed == 0);
+    conveyor_subscription_free(sub);
 
     /* exactly once, for many jobs */
     int accepted = 0;
