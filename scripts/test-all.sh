@@ -81,6 +81,8 @@ else
     [ -d wasm/node_modules ] || run npm ci --prefix wasm --no-audit --no-fund
     run bash wasm/build.sh
     run_in wasm node --test tests/
+    # The npm tarball (prepack builds) installed into a fresh Vite project, in Chromium.
+    run scripts/test-npm-package.sh
 fi
 
 # 4. Load smoke
