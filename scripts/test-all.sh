@@ -36,6 +36,8 @@ run_in() {
 #    tests that do not link it, and the C programs and Python load target/debug/libconveyor.so.
 run cargo build --locked -p conveyor-ffi
 run cargo test --workspace --locked --no-fail-fast
+# core/build.rs: no nasm on x86/x86_64 fails the build with the fix (or the opt-out).
+run scripts/test-nasm-check.sh
 
 # 2. Python
 venv=$root/target/py-venv
@@ -60,6 +62,10 @@ run scripts/install-c.sh "$cprefix"
 run bash -c "cc \$(PKG_CONFIG_PATH=$cprefix/lib/pkgconfig pkg-config --cflags conveyor) examples/c/readme.c \
     \$(PKG_CONFIG_PATH=$cprefix/lib/pkgconfig pkg-config --libs conveyor) -Wl,-rpath,$cprefix/lib -o target/readme-pkgconfig \
     && target/readme-pkgconfig testdata/vectors/inputs/photo_640x480.jpg | grep -q 'large jpeg 640x480' && echo 'pkg-config build: ok'"
+# The packages as users get them: the wheel on CPython 3.9 and 3.12 (+ mypy), and the
+# C library installed with its SONAME links, built against with pkg-config only.
+run scripts/test-python-wheel.sh "$wheels"
+run scripts/test-c-install.sh
 
 # 3. Browser
 if [ "${CONVEYOR_SKIP_BROWSER:-0}" = 1 ]; then
@@ -75,6 +81,8 @@ else
     [ -d wasm/node_modules ] || run npm ci --prefix wasm --no-audit --no-fund
     run bash wasm/build.sh
     run_in wasm node --test tests/
+    # The npm tarball (prepack builds) installed into a fresh Vite project, in Chromium.
+    run scripts/test-npm-package.sh
 fi
 
 # 4. Load smoke

@@ -2,7 +2,7 @@
 
 >>> import conveyor
 >>> with conveyor.Pool(workers=2) as pool:
-...     result = pool.process(open("photo.jpg", "rb").read(),
+...     result = pool.process("photo.jpg",  # or bytes, a pathlib.Path, a binary file
 ...                           {"outputs": [{"name": "thumb", "width": 320, "height": 320, "format": "webp"}]})
 ...     result.outputs[0].width
 320
@@ -19,11 +19,12 @@ import atexit
 import ctypes
 import itertools
 import json
+import os
 import threading
 import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Union
 
 from . import _events, _native
 from ._events import Event, Events, Lagged
@@ -49,12 +50,17 @@ from .errors import (
 
 __all__ = [
     "Pool", "Result", "Output", "Timings", "Stats", "version", "Event", "Events", "Lagged",
+    "Input", "Recipe",
     "ConveyorError", "InvalidRecipe", "InvalidArgument", "UnsupportedFormat", "DecodeFailed", "LimitExceeded",
     "EncodeFailed", "SaveFailed", "QueueFull", "ShutDown", "Cancelled", "TimedOut", "Panicked",
     "NullParameter", "BoundaryPanic", "BY_CODE",
 ]
 
-Recipe = Union[Mapping[str, Any], str, None]
+Recipe = Union[Mapping[str, Any], str, bytes, None]
+#: What ``submit`` takes as an image: bytes-like data (``bytes``, ``bytearray``,
+#: ``memoryview``, anything with the buffer protocol), a path (``str`` or
+#: ``os.PathLike``), or a binary file object (anything with ``read()`` returning bytes).
+Input = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
 _lib = _native.lib
 
 
@@ -126,6 +132,47 @@ def _text(p: Optional[bytes]) -> Optional[str]:
     return None if p is None else p.decode("utf-8", "replace")
 
 
+def _input_bytes(data: Any) -> bytes:
+    """The image bytes behind ``data`` (see :data:`Input`); raises ``TypeError`` with a
+    hint for anything else, ``OSError`` when a file cannot be read."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        with open(data, "rb") as f:
+            return f.read()
+    read = getattr(data, "read", None)
+    if callable(read):
+        content = read()
+        if isinstance(content, str):
+            raise TypeError("the file object is in text mode; open the image with open(path, 'rb')")
+        try:
+            return memoryview(content).tobytes()
+        except TypeError:
+            raise TypeError(f"the file object's read() returned {type(content).__name__}, not bytes") from None
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise TypeError(
+            f"expected image data as bytes-like, a path or a binary file object, got {type(data).__name__}"
+        ) from None
+
+
+def _recipe_json(recipe: Recipe) -> Optional[bytes]:
+    """The recipe as JSON bytes for the C library (None: the pool's default); raises
+    ``TypeError`` for anything but a mapping, a JSON string or None."""
+    if recipe is None:
+        return None
+    if isinstance(recipe, Mapping):
+        return json.dumps(dict(recipe)).encode()
+    if isinstance(recipe, str):
+        return recipe.encode()
+    if isinstance(recipe, (bytes, bytearray)):
+        return bytes(recipe)
+    if isinstance(recipe, (list, tuple)):
+        raise TypeError("a recipe is a mapping {'outputs': [...]}, not a list; pass {'outputs': <this list>}")
+    raise TypeError(f"a recipe is a mapping or a JSON string, got {type(recipe).__name__}")
+
+
 def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
     """Copies everything out of the C result (valid only during the callback)."""
     if r.code != 0:
@@ -166,8 +213,10 @@ class Pool:
 
     ``Pool(workers=4, queue_capacity=16, output_dir=None, limits=None)``; ``limits`` is
     the shared limits object (``{"max_pixels": 50_000_000, ...}``), ``default_recipe``
-    the recipe used when ``submit`` gets none. Use it as a context manager, or call
-    ``shutdown``.
+    the recipe used when ``submit`` gets none, ``memory_budget`` the job memory budget in
+    bytes (a job runs when its estimated peak fits; default half the machine's memory),
+    ``event_capacity`` the events buffered per subscriber. Use it as a context manager,
+    or call ``shutdown``.
     """
 
     def __init__(
@@ -178,15 +227,25 @@ class Pool:
         limits: Optional[Mapping[str, int]] = None,
         default_recipe: Recipe = None,
         formats: Optional[list[str]] = None,
+        memory_budget: Optional[int] = None,
+        event_capacity: Optional[int] = None,
     ) -> None:
         config: dict[str, Any] = {}
-        for key, value in (("workers", workers), ("queue_capacity", queue_capacity), ("limits", limits), ("formats", formats)):
+        for key, value in (
+            ("workers", workers),
+            ("queue_capacity", queue_capacity),
+            ("limits", limits),
+            ("formats", formats),
+            ("memory_budget", memory_budget),
+            ("event_capacity", event_capacity),
+        ):
             if value is not None:
                 config[key] = dict(value) if isinstance(value, Mapping) else value
         if output_dir is not None:
             config["output_dir"] = str(output_dir)
-        if default_recipe is not None:
-            config["default_recipe"] = json.loads(default_recipe) if isinstance(default_recipe, str) else dict(default_recipe)
+        default_json = _recipe_json(default_recipe)
+        if default_json is not None:
+            config["default_recipe"] = json.loads(default_json)
         handle = ctypes.c_void_p()
         rc = _lib.conveyor_pool_new(json.dumps(config).encode(), ctypes.byref(handle))
         if rc != 0:
@@ -216,21 +275,19 @@ class Pool:
             pass
 
     # -- submitting -------------------------------------------------------------------
-    def submit(self, data: bytes, recipe: Recipe = None, *, block: bool = True) -> "Future[Result]":
+    def submit(self, data: Input, recipe: Recipe = None, *, block: bool = True) -> "Future[Result]":
         """Submits an image; returns a Future of its :class:`Result`.
 
+        ``data`` is bytes-like, a path (``str`` or ``pathlib.Path``, read here) or a
+        binary file object (read to its end here). ``recipe`` is a mapping, a JSON
+        string, or None for the pool's default. Anything else raises ``TypeError``.
         Blocks while the queue is full (the GIL is released); with ``block=False``
         raises :class:`QueueFull` instead. An invalid recipe raises
         :class:`InvalidRecipe` at once. The future's ``job_id`` attribute is the id.
         """
         handle = self._require_open()
-        if isinstance(recipe, Mapping):
-            recipe_bytes: Optional[bytes] = json.dumps(recipe).encode()
-        elif isinstance(recipe, str):
-            recipe_bytes = recipe.encode()
-        else:
-            recipe_bytes = None
-        data = bytes(data)
+        recipe_bytes = _recipe_json(recipe)
+        data = _input_bytes(data)
         future: Future = Future()
         future.set_running_or_notify_cancel()  # before submitting: the callback may finish it at once
         key = next(self._keys)
@@ -246,11 +303,11 @@ class Pool:
         future.job_id = job_id.value  # type: ignore[attr-defined]
         return future
 
-    def process(self, data: bytes, recipe: Recipe = None) -> Result:
+    def process(self, data: Input, recipe: Recipe = None) -> Result:
         """Processes one image and waits for it. Raises its ``ConveyorError`` on failure."""
         return self.submit(data, recipe).result()
 
-    def map(self, inputs: Iterable[bytes], recipe: Recipe = None) -> Iterator[Result]:
+    def map(self, inputs: Iterable[Input], recipe: Recipe = None) -> Iterator[Result]:
         """Processes many images, yielding results in input order (like ``Executor.map``);
         a failed image raises its error when its turn comes."""
         futures = [self.submit(data, recipe) for data in inputs]

@@ -1,8 +1,13 @@
 """The error classes: one ``ConveyorError`` subclass per core error kind, with the same
 snake_case ``code`` and numeric value as Rust, C and JS (``testdata/error_codes.json``),
-plus ``NullParameter`` and ``BoundaryPanic`` for the C boundary's own codes."""
+plus ``NullParameter`` and ``BoundaryPanic`` for the C boundary's own codes.
+
+Each is an ordinary ``class`` statement, so type checkers, IDEs and ``except`` clauses
+see them as they are."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ConveyorError(Exception):
@@ -20,25 +25,108 @@ class ConveyorError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, stage={self.stage!r}, message={self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields survive pickling (multiprocessing, concurrent.futures).
+        return (type(self), (self.message,), {"stage": self.stage, "job_id": self.job_id})
 
-def _kind(name: str, code: str, numeric: int, doc: str) -> type[ConveyorError]:
-    return type(name, (ConveyorError,), {"code": code, "numeric_code": numeric, "__doc__": doc})
+
+class InvalidRecipe(ConveyorError):
+    """The recipe is invalid."""
+
+    code = "invalid_recipe"
+    numeric_code = 1
 
 
-InvalidRecipe = _kind("InvalidRecipe", "invalid_recipe", 1, "The recipe is invalid.")
-InvalidArgument = _kind("InvalidArgument", "invalid_argument", 2, "An argument is invalid.")
-UnsupportedFormat = _kind("UnsupportedFormat", "unsupported_format", 3, "The input format is not supported.")
-DecodeFailed = _kind("DecodeFailed", "decode_failed", 4, "The input could not be decoded.")
-LimitExceeded = _kind("LimitExceeded", "limit_exceeded", 5, "The input exceeds the limits.")
-EncodeFailed = _kind("EncodeFailed", "encode_failed", 6, "An output could not be encoded.")
-SaveFailed = _kind("SaveFailed", "save_failed", 7, "An output could not be saved.")
-QueueFull = _kind("QueueFull", "queue_full", 8, "The job queue is full.")
-ShutDown = _kind("ShutDown", "shut_down", 9, "The pool is shut down.")
-Cancelled = _kind("Cancelled", "cancelled", 10, "The job was cancelled.")
-TimedOut = _kind("TimedOut", "timed_out", 11, "The job's deadline passed.")
-Panicked = _kind("Panicked", "panicked", 12, "The job panicked inside the engine.")
-NullParameter = _kind("NullParameter", "null_parameter", 100, "A NULL parameter reached the C ABI.")
-BoundaryPanic = _kind("BoundaryPanic", "panic", 101, "A panic was caught at the C boundary.")
+class InvalidArgument(ConveyorError):
+    """An argument is invalid."""
+
+    code = "invalid_argument"
+    numeric_code = 2
+
+
+class UnsupportedFormat(ConveyorError):
+    """The input format is not supported."""
+
+    code = "unsupported_format"
+    numeric_code = 3
+
+
+class DecodeFailed(ConveyorError):
+    """The input could not be decoded."""
+
+    code = "decode_failed"
+    numeric_code = 4
+
+
+class LimitExceeded(ConveyorError):
+    """The input exceeds the limits."""
+
+    code = "limit_exceeded"
+    numeric_code = 5
+
+
+class EncodeFailed(ConveyorError):
+    """An output could not be encoded."""
+
+    code = "encode_failed"
+    numeric_code = 6
+
+
+class SaveFailed(ConveyorError):
+    """An output could not be saved."""
+
+    code = "save_failed"
+    numeric_code = 7
+
+
+class QueueFull(ConveyorError):
+    """The job queue is full."""
+
+    code = "queue_full"
+    numeric_code = 8
+
+
+class ShutDown(ConveyorError):
+    """The pool is shut down."""
+
+    code = "shut_down"
+    numeric_code = 9
+
+
+class Cancelled(ConveyorError):
+    """The job was cancelled."""
+
+    code = "cancelled"
+    numeric_code = 10
+
+
+class TimedOut(ConveyorError):
+    """The job's deadline passed."""
+
+    code = "timed_out"
+    numeric_code = 11
+
+
+class Panicked(ConveyorError):
+    """The job panicked inside the engine."""
+
+    code = "panicked"
+    numeric_code = 12
+
+
+class NullParameter(ConveyorError):
+    """A NULL parameter reached the C ABI."""
+
+    code = "null_parameter"
+    numeric_code = 100
+
+
+class BoundaryPanic(ConveyorError):
+    """A panic was caught at the C boundary."""
+
+    code = "panic"
+    numeric_code = 101
+
 
 BY_CODE: dict[int, type[ConveyorError]] = {
     cls.numeric_code: cls

@@ -94,6 +94,14 @@ def test_limit_from_pool_limits(photo):
             pool.process(photo, SMALL)
 
 
+def test_a_job_over_the_memory_budget_fails_naming_it(photo):
+    with conveyor.Pool(workers=1, memory_budget=1 << 20) as pool:
+        with pytest.raises(conveyor.LimitExceeded) as info:
+            pool.process(photo, SMALL)
+        assert "budget" in str(info.value)
+        assert pool.stats().memory_budget == 1 << 20 if hasattr(pool.stats(), "memory_budget") else True
+
+
 def test_save_failed(tmp_path, photo):
     with conveyor.Pool(workers=1, output_dir=str(tmp_path)) as pool:
         (tmp_path / "1").write_text("a file where the job's folder should be")

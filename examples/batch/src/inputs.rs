@@ -57,22 +57,36 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Lists the inputs, in a stable order, with unique keys.
-pub fn collect(args: &[PathBuf]) -> Result<Vec<Input>, String> {
+/// What [`collect`] found.
+pub struct Collected {
+    /// The files to process, in a stable order, with unique keys.
+    pub inputs: Vec<Input>,
+    /// Files inside the folders that were left out: not an image extension.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Lists the inputs, in a stable order, with unique keys, and the files skipped.
+pub fn collect(args: &[PathBuf]) -> Result<Collected, String> {
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new(); // (path, path relative to its root)
+    let mut skipped = Vec::new();
     for arg in args {
         if arg.is_dir() {
             let mut in_dir = Vec::new();
             for entry in walkdir::WalkDir::new(arg).follow_links(false) {
                 let entry = entry.map_err(|e| format!("{}: {e}", arg.display()))?;
-                if entry.file_type().is_file() && is_image(entry.path()) {
-                    let rel = entry
-                        .path()
-                        .strip_prefix(arg)
-                        .unwrap_or(entry.path())
-                        .to_path_buf();
-                    in_dir.push((entry.path().to_path_buf(), rel));
+                if !entry.file_type().is_file() {
+                    continue;
                 }
+                if !is_image(entry.path()) {
+                    skipped.push(entry.path().to_path_buf());
+                    continue;
+                }
+                let rel = entry
+                    .path()
+                    .strip_prefix(arg)
+                    .unwrap_or(entry.path())
+                    .to_path_buf();
+                in_dir.push((entry.path().to_path_buf(), rel));
             }
             in_dir.sort();
             found.extend(in_dir);
@@ -96,7 +110,8 @@ pub fn collect(args: &[PathBuf]) -> Result<Vec<Input>, String> {
         debug_assert!(conveyor::validate_key(&key).is_ok(), "{key}");
         inputs.push(Input { path, key });
     }
-    Ok(inputs)
+    skipped.sort();
+    Ok(Collected { inputs, skipped })
 }
 
 #[cfg(test)]

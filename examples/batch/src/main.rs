@@ -2,14 +2,14 @@
 //! pool, showing a progress bar, then a summary; or one JSON line per image (`--json`).
 //!
 //! ```text
-//! conveyor-batch photos/ extra.png --out processed/ [--recipe recipe.json] [--workers 4] [--json]
+//! conveyor-batch photos/ extra.png -o processed/ [-r recipe.json | -W 800 -q 70 -f webp] [-j 4] [--json]
 //! ```
 //!
 //! Inside folders only image extensions are taken (jpg, jpeg, png, gif, webp, bmp,
-//! tif, tiff, ico); files named on the command line are always tried. Each input's
-//! outputs go to `OUT/<relative path without extension>/<output name>.<ext>`.
-//! The exit status is 1 when any image failed (they are listed on stderr), 2 on usage
-//! errors, 0 otherwise.
+//! tif, tiff, ico); the other files are counted and named as skipped. Files named on the
+//! command line are always tried. Each input's outputs go to
+//! `OUT/<relative path without extension>/<output name>.<ext>`. The exit status is 1
+//! when any image failed (they are listed on stderr), 2 on usage errors, 0 otherwise.
 
 mod inputs;
 
@@ -24,29 +24,109 @@ use conveyor::{ErrorKind, Job, Limits, Outcome, Pool, PoolConfig, Recipe};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
+/// Shown after the options by `--help`.
+const AFTER_HELP: &str = "\
+Examples:
+  conveyor-batch photos/ -o out/
+      every image under photos/: out/<path>/large.jpg (1600 px) and thumb.webp (320 px)
+  conveyor-batch a.jpg b.png -o out/ -W 800 -H 600 -q 70 -f webp
+      one 800x600 (inside) WebP per image, out/a/image.webp and out/b/image.webp
+  conveyor-batch photos/ -o out/ -W 256 -H 256 --fit cover -f png
+      square 256 px PNG thumbnails, cropped to fill
+  conveyor-batch photos/ -o out/ -r recipe.json -j 4 --json > results.jsonl
+      several outputs per image from a recipe file, one JSON line per image
+
+Recipe file (the schema shared by every conveyor binding):
+  {\"outputs\": [{\"name\": \"large\", \"width\": 1600, \"height\": 1600, \"format\": \"jpeg\", \"quality\": 80},
+               {\"name\": \"thumb\", \"width\": 320, \"height\": 320, \"fit\": \"cover\", \"format\": \"webp\"}]}
+
+Folders are walked recursively and only image files are taken (jpg, jpeg, png, gif,
+webp, bmp, tif, tiff, ico); the others are named on stderr as skipped.
+
+Exit status:
+  0  every image was processed
+  1  at least one image failed (each is listed on stderr with its error code)
+  2  usage error: bad option, missing input, unreadable or invalid recipe";
+
 /// Options.
 #[derive(Debug, Parser)]
 #[command(
     name = "conveyor-batch",
     version,
-    about = "Resize and compress images in bulk with conveyor"
+    about = "Resize and compress images in bulk with conveyor",
+    after_help = AFTER_HELP
 )]
 struct Args {
     /// Files and folders to process (folders are walked recursively).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Output folder.
-    #[arg(long)]
+    #[arg(short, long)]
     out: PathBuf,
-    /// Recipe JSON file (the shared schema). Default: 1600 px JPEG + 320 px WebP.
-    #[arg(long)]
+    /// Recipe JSON file (the shared schema). Default: 1600 px JPEG + 320 px WebP, or one
+    /// output named `image` when any of --width, --height, --quality, --format, --fit is given.
+    #[arg(short, long, conflicts_with_all = ["width", "height", "quality", "format", "fit"])]
     recipe: Option<PathBuf>,
+    /// Output width in pixels (one output; the box's other side is free unless --height).
+    #[arg(short = 'W', long)]
+    width: Option<u32>,
+    /// Output height in pixels.
+    #[arg(short = 'H', long)]
+    height: Option<u32>,
+    /// Quality for JPEG and WebP, 1-100 [default: 80].
+    #[arg(short, long)]
+    quality: Option<u32>,
+    /// Output format [default: jpeg].
+    #[arg(short, long, value_parser = ["jpeg", "png", "webp"])]
+    format: Option<String>,
+    /// How the image fits the width x height box [default: inside].
+    #[arg(long, value_parser = ["inside", "cover", "contain", "fill"])]
+    fit: Option<String>,
     /// Worker threads (default: the available parallelism).
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     workers: Option<usize>,
     /// Print one JSON line per image instead of the progress bar and summary.
     #[arg(long)]
     json: bool,
+}
+
+impl Args {
+    /// The recipe: from --recipe, from the single-output flags, or the default.
+    fn recipe(&self) -> Result<Recipe, Box<dyn std::error::Error>> {
+        if let Some(p) = &self.recipe {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            return Ok(Recipe::from_json(&text)?);
+        }
+        if self.width.is_none()
+            && self.height.is_none()
+            && self.quality.is_none()
+            && self.format.is_none()
+            && self.fit.is_none()
+        {
+            return Ok(Recipe::default());
+        }
+        let mut output = serde_json::Map::new();
+        output.insert("name".into(), json!("image"));
+        output.insert(
+            "format".into(),
+            json!(self.format.as_deref().unwrap_or("jpeg")),
+        );
+        for (key, value) in [
+            ("width", self.width),
+            ("height", self.height),
+            ("quality", self.quality),
+        ] {
+            if let Some(v) = value {
+                output.insert(key.into(), json!(v));
+            }
+        }
+        if let Some(fit) = &self.fit {
+            output.insert("fit".into(), json!(fit));
+        }
+        Ok(Recipe::from_json(
+            &json!({ "outputs": [output] }).to_string(),
+        )?)
+    }
 }
 
 /// What happened to one input file.
@@ -68,13 +148,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let recipe = match &args.recipe {
-        Some(p) => Recipe::from_json(
-            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        )?,
-        None => Recipe::default(),
-    };
-    let files = inputs::collect(&args.inputs)?;
+    let recipe = args.recipe()?;
+    let inputs::Collected {
+        inputs: files,
+        skipped,
+    } = inputs::collect(&args.inputs)?;
+    report_skipped(&skipped);
     let limits = Limits::default();
     let pool = Arc::new(Pool::from_config(PoolConfig {
         workers: args.workers,
@@ -185,7 +264,7 @@ fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     let failed: Vec<&Done> = done.iter().filter(|d| d.result.is_err()).collect();
     if !args.json {
-        print_summary(&done, elapsed);
+        print_summary(&done, skipped.len(), elapsed);
     }
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -228,7 +307,26 @@ fn json_line(d: &Done, out: &std::path::Path) -> Value {
     }
 }
 
-fn print_summary(done: &[Done], elapsed: std::time::Duration) {
+/// Names the files in the folders that were not taken (not an image extension).
+fn report_skipped(skipped: &[PathBuf]) {
+    const SHOWN: usize = 10;
+    if skipped.is_empty() {
+        return;
+    }
+    let s = if skipped.len() == 1 { "" } else { "s" };
+    eprintln!(
+        "conveyor-batch: skipping {} file{s} without an image extension:",
+        skipped.len()
+    );
+    for p in skipped.iter().take(SHOWN) {
+        eprintln!("  {}", p.display());
+    }
+    if skipped.len() > SHOWN {
+        eprintln!("  ... and {} more", skipped.len() - SHOWN);
+    }
+}
+
+fn print_summary(done: &[Done], skipped: usize, elapsed: std::time::Duration) {
     let ok = done.iter().filter(|d| d.result.is_ok()).count();
     let mut by_kind: BTreeMap<ErrorKind, usize> = BTreeMap::new();
     for d in done {
@@ -255,6 +353,9 @@ fn print_summary(done: &[Done], elapsed: std::time::Duration) {
             format!(" ({})", failures.join(", "))
         }
     );
+    if skipped > 0 {
+        println!("skipped (not images): {skipped}");
+    }
     println!("bytes in: {bytes_in}");
     println!("bytes out: {bytes_out}");
     println!("elapsed: {secs:.2} s");

@@ -179,3 +179,110 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("outputs[0].quality"));
 }
+
+#[test]
+fn short_flags_and_size_options_make_one_output_without_a_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    tree(&src, false);
+    let o = batch(&[
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-W",
+        "200",
+        "-H",
+        "150",
+        "-q",
+        "60",
+        "-f",
+        "webp",
+        "-j",
+        "2",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let img = image::open(out.join("a/image.webp")).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 100));
+    assert!(out.join("nested/deeper/b/image.webp").exists());
+    assert!(!out.join("a/large.jpg").exists());
+    // --fit cover fills the box; the format defaults to JPEG.
+    let out2 = dir.path().join("out2");
+    let o = batch(&[
+        src.join("a.jpg").to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--fit",
+        "cover",
+    ]);
+    assert!(o.status.success());
+    let img = image::open(out2.join("a/image.jpg")).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+}
+
+#[test]
+fn skipped_files_are_named_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    tree(&src, false);
+    let o = batch(&[src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("skipping 1 file without an image extension"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("notes.txt"), "{stderr}");
+    assert!(stdout.contains("skipped (not images): 1"), "{stdout}");
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let o = batch(&["--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "Examples:",
+        "conveyor-batch photos/ -o out/",
+        "Exit status:",
+        "-o, --out",
+        "-r, --recipe",
+        "-W, --width",
+        "-q, --quality",
+        "-j, --workers",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn bad_size_options_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("r.json");
+    std::fs::write(&recipe, r#"{"outputs":[{"name":"x","format":"png"}]}"#).unwrap();
+    let d = dir.path().to_str().unwrap();
+    // A recipe file and size flags together.
+    let o = batch(&[d, "-o", d, "-r", recipe.to_str().unwrap(), "-W", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Quality out of range: the recipe's own message.
+    let o = batch(&[d, "-o", d, "-q", "500"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("quality"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Unknown format.
+    let o = batch(&[d, "-o", d, "-f", "gif"]);
+    assert_eq!(o.status.code(), Some(2));
+}
