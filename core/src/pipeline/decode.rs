@@ -62,13 +62,22 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
 /// Maps an `image` error to conveyor's vocabulary.
 pub(crate) fn map_image_error(format: InputFormat, e: ImageError, limits: &Limits) -> Error {
     match e {
-        ImageError::Limits(_) => err(
-            ErrorKind::LimitExceeded,
-            format!(
-                "{format}: the decoder needs more memory than max_alloc ({} bytes) allows",
-                limits.max_alloc
+        ImageError::Limits(l) => match l.kind() {
+            image::error::LimitErrorKind::DimensionError => err(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "{format}: the image is larger than the limits ({}x{})",
+                    limits.max_width, limits.max_height
+                ),
             ),
-        ),
+            _ => err(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "{format}: the decoder needs more memory than max_alloc ({} bytes) allows",
+                    limits.max_alloc
+                ),
+            ),
+        },
         ImageError::Unsupported(u) => err(ErrorKind::UnsupportedFormat, format!("{format}: {u}")),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => err(
             ErrorKind::DecodeFailed,
@@ -122,9 +131,13 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
 }
 
 /// The dimensions a header declares, read by hand for formats whose decoder refuses
-/// large sizes before saying what they are (WebP above 16383 px).
+/// large sizes before saying what they are (PNG over the limits, WebP above 16383 px).
 fn declared_size(format: InputFormat, data: &[u8]) -> Option<(u32, u32)> {
+    let be32 = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
     match format {
+        InputFormat::Png if data.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
         InputFormat::Webp if data.get(12..16) == Some(b"VP8X") => {
             let u24 = |at: usize| -> Option<u32> {
                 let b = data.get(at..at + 3)?;
@@ -138,6 +151,9 @@ fn declared_size(format: InputFormat, data: &[u8]) -> Option<(u32, u32)> {
 
 /// Checks a header-declared size that a decoder would refuse without naming it.
 fn check_declared(format: InputFormat, data: &[u8]) -> Result<(), Error> {
+    if format != InputFormat::Webp {
+        return Ok(());
+    }
     if let Some((w, h)) = declared_size(format, data) {
         if w > 16383 || h > 16383 {
             return Err(err(
@@ -278,6 +294,10 @@ pub(crate) fn probe<'a>(
         Err(e) => {
             if let Some(stop) = watch.stopped() {
                 return Err(stop);
+            }
+            // Name the declared size where the header says it plainly.
+            if let Some((w, h)) = declared_size(format, data) {
+                check_dimensions(w, h, limits)?;
             }
             return Err(map_image_error(format, e, limits));
         }
