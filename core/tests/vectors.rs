@@ -59,6 +59,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         ("bomb_50000x50000.png", png_bomb_header(50_000, 50_000)),
         ("scan_flood_600.jpg", hostile::scan_flood_jpeg(64, 64, 600)),
         (
+            "progressive_160x120.jpg",
+            hostile::progressive_jpeg(160, 120),
+        ),
+        (
             "truncated_40.jpg",
             hostile::truncated(&hostile::progressive_jpeg(160, 120), 40),
         ),
