@@ -20,7 +20,7 @@ pub enum Refusal {
     QueueFull,
     /// The bodies already in flight use the whole byte budget.
     BodyBudget,
-    /// The pool's job memory budget is spent (see [`Admission::memory_budget_allows`]).
+    /// Jobs already taken off the queue are waiting for room in the pool's memory budget.
     MemoryBudget,
 }
 
