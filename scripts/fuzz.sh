@@ -25,11 +25,11 @@ targets_all=(pipeline recipe ffi_submit)
 cargo_fuzz_version=0.13.1
 
 ensure_tools() {
-    rustup toolchain list | grep -q '^nightly' || {
+    rustup toolchain list | grep '^nightly' >/dev/null || {
         echo "a nightly toolchain is needed: rustup toolchain install nightly" >&2
         exit 1
     }
-    if ! cargo fuzz --version 2>/dev/null | grep -q " $cargo_fuzz_version"; then
+    if ! cargo fuzz --version 2>/dev/null | grep " $cargo_fuzz_version" >/dev/null; then
         cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
     fi
 }

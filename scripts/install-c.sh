@@ -46,9 +46,10 @@ echo "installed conveyor $version (SONAME $soname) under $destdir$prefix"
 [ -z "$destdir" ] || exit 0
 
 # The loader finds the library by its SONAME through ld.so.cache: refresh it when the
-# library directory is one the loader knows.
+# library directory is one the loader knows. (grep reads the files itself: piping cat
+# into `grep -q` under pipefail fails at random when grep exits first.)
 if [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1 \
-    && cat /etc/ld.so.conf /etc/ld.so.conf.d/*.conf 2>/dev/null | grep -qx "$libdir"; then
+    && grep -qxs -- "$libdir" /etc/ld.so.conf /etc/ld.so.conf.d/*.conf; then
     ldconfig
     in_loader=yes
 elif [ "$libdir" = /usr/lib ] || [ "$libdir" = /lib ]; then

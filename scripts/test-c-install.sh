@@ -37,7 +37,7 @@ test -f "$lib/libconveyor.so.$version"
 [ "$(readlink "$lib/libconveyor.so.$soversion")" = "libconveyor.so.$version" ]
 [ "$(readlink "$lib/libconveyor.so")" = "libconveyor.so.$soversion" ]
 test -f "$lib/libconveyor.a" && test -f "$prefix/include/conveyor.h"
-objdump -p "$lib/libconveyor.so.$version" | grep -q "SONAME *libconveyor.so.$soversion"
+objdump -p "$lib/libconveyor.so.$version" | grep "SONAME *libconveyor.so.$soversion" >/dev/null
 grep -q "PKG_CONFIG_PATH=$lib/pkgconfig" "$scratch/install.log"
 grep -q -- "-Wl,-rpath,$lib" "$scratch/install.log"
 export PKG_CONFIG_PATH=$lib/pkgconfig
@@ -46,8 +46,8 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 cc $(pkg-config --cflags conveyor) examples/c/readme.c $(pkg-config --libs conveyor) \
     -Wl,-rpath,"$lib" -o "$scratch/readme"
 unset PKG_CONFIG_PATH
-readelf -d "$scratch/readme" | grep -q "NEEDED.*\[libconveyor.so.$soversion\]"
-"$scratch/readme" "$photo" | grep -q 'large jpeg 640x480'
+readelf -d "$scratch/readme" | grep "NEEDED.*\[libconveyor.so.$soversion\]" >/dev/null
+"$scratch/readme" "$photo" | grep 'large jpeg 640x480' >/dev/null
 echo "scratch prefix: ok"
 
 echo "==> install into /usr/local, build with pkg-config only"
@@ -71,7 +71,7 @@ else
         env -u PKG_CONFIG_PATH -u LD_LIBRARY_PATH -u LIBRARY_PATH -u C_INCLUDE_PATH bash -c \
             'cc $(pkg-config --cflags conveyor) "$0" $(pkg-config --libs conveyor) -o readme-system' \
             "$root/examples/c/readme.c"
-        env -i ./readme-system "$photo" | grep -q 'large jpeg 640x480'
+        env -i ./readme-system "$photo" | grep 'large jpeg 640x480' >/dev/null
     )
     echo "system prefix: ok"
 fi

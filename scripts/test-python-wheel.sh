@@ -88,7 +88,7 @@ EOF
         # auditwheel agrees with the manylinux tag the build script computed.
         plat=$(basename "$wheel" .whl)
         plat=${plat##*-}
-        "$venv/bin/auditwheel" show "$wheel" | tr -s ' \n' ' ' | grep -q "is consistent with the following platform tag: \"$plat\"" \
+        "$venv/bin/auditwheel" show "$wheel" | tr -s ' \n' ' ' | grep "is consistent with the following platform tag: \"$plat\"" >/dev/null \
             || { "$venv/bin/auditwheel" show "$wheel"; echo "FAIL: auditwheel disagrees with $plat" >&2; exit 1; }
         echo "auditwheel: consistent with $plat"
         typed=yes
