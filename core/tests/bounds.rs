@@ -204,8 +204,10 @@ fn waiting_for_budget_counts_against_the_deadline() {
         .submit(Job::new(big).with_timeout(Duration::from_millis(100)))
         .unwrap();
     let e = b.wait().result.unwrap_err();
+    // Usually "the deadline passed while the job waited ... for memory"; on a loaded
+    // machine the deadline can pass before b even reads its header. Either way it is a
+    // timeout, never a run past the budget (`pool/budget.rs` tests the wait itself).
     assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
-    assert!(e.message.contains("waited"), "{e}");
     let report = a.wait().result.unwrap();
     let e = report.memory_estimate;
     assert!(e > 60 << 20 && e <= 120 << 20, "{e}");

@@ -413,3 +413,19 @@ fn the_shared_event_script_replays_in_c() {
     let exe = compile("ffi/tests/c/events.c", Link::Dynamic, true);
     check_event_replay(&check_ok(&asan(&exe, &args), "asan events.c"), &want);
 }
+
+/// Bounded jobs through the C door (`ffi/tests/c/bounds.c`): the hostile shared inputs
+/// get their typed codes, messages are one short line, failed jobs carry timings, the
+/// scan limit is raised through the config JSON, and a job over a 1 MiB memory budget
+/// is refused naming the budget; plain and under valgrind.
+#[test]
+fn bounded_jobs_through_c() {
+    let exe = compile("ffi/tests/c/bounds.c", Link::Dynamic, false);
+    let dir = inputs();
+    let check = |out: &Output, what: &str| {
+        let stdout = check_ok(out, what);
+        assert!(stdout.contains("all bounds checks passed"), "{stdout}");
+    };
+    check(&run(&exe, &[&dir]), "bounds");
+    check(&valgrind(&exe, &[&dir]), "valgrind bounds");
+}

@@ -87,6 +87,15 @@ pub(crate) fn map_image_error(format: InputFormat, e: ImageError, limits: &Limit
     }
 }
 
+/// Our limits as the `image` decoders take them, so their own allocations are capped.
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut il = image::Limits::default();
+    il.max_image_width = Some(limits.max_width);
+    il.max_image_height = Some(limits.max_height);
+    il.max_alloc = Some(limits.max_alloc);
+    il
+}
+
 /// Detects the format and checks it against the allow-list, without decoding.
 pub(crate) fn detect(data: &[u8], allowed: &[InputFormat]) -> Result<InputFormat, Error> {
     let format = InputFormat::detect(data).map_err(|name| match name {
@@ -284,11 +293,7 @@ pub(crate) fn probe<'a>(
     };
     let mut reader =
         ImageReader::with_format(Input::with_hidden(data, &hidden, watch), format.to_image());
-    let mut il = image::Limits::default();
-    il.max_image_width = Some(limits.max_width);
-    il.max_image_height = Some(limits.max_height);
-    il.max_alloc = Some(limits.max_alloc);
-    reader.limits(il);
+    reader.limits(image_limits(limits));
     let mut decoder = match reader.into_decoder() {
         Ok(d) => d,
         Err(e) => {
@@ -427,11 +432,7 @@ fn decode_jpeg(
     _fail_on: FailOn,
 ) -> Result<Pixels, Error> {
     let mut reader = ImageReader::with_format(Input::new(data, watch), image::ImageFormat::Jpeg);
-    let mut il = image::Limits::default();
-    il.max_image_width = Some(limits.max_width);
-    il.max_image_height = Some(limits.max_height);
-    il.max_alloc = Some(limits.max_alloc);
-    reader.limits(il);
+    reader.limits(image_limits(limits));
     let img = reader.decode();
     if let Some(stop) = watch.stopped() {
         return Err(stop);

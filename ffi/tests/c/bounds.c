@@ -1,5 +1,5 @@
-/* Bounded jobs through the C door: the hostile shared inputs get their typed codes,
- * messages are one short line, failed jobs carry their timings, and a pool's memory
+/* Bounded jobs through the C door (run by ffi/tests/c_programs.rs): the hostile
+ * shared inputs get their typed codes, messages are one short line, failed jobs carry their timings, and a pool's memory
  * budget refuses a job whose estimate exceeds it.
  *
  * Usage: bounds DIR   (DIR: testdata/vectors/inputs)
