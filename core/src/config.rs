@@ -16,8 +16,10 @@ use crate::recipe::Recipe;
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The recipe for jobs that bring none. Default: [`Recipe::default`].
+    #[serde(deserialize_with = "crate::json::object")]
     pub default_recipe: Recipe,
-    /// Limits on each input.
+    /// Limits on each input and output.
+    #[serde(deserialize_with = "crate::json::object")]
     pub limits: Limits,
     /// Allowed input formats. Default: all.
     pub formats: Vec<InputFormat>,
@@ -34,13 +36,24 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Parses settings JSON (the object `reload` takes; every field optional) as
+    /// strictly as [`PoolConfig::from_json`], and validates it. Errors are
+    /// `invalid_argument` and name the field.
+    pub fn from_json(json: &str) -> Result<Settings, Error> {
+        let settings: Settings = crate::json::parse(json)
+            .map_err(|m| Error::new(ErrorKind::InvalidArgument, format!("settings: {m}")))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Checks the settings (the default recipe must be valid).
     pub fn validate(&self) -> Result<(), Error> {
         self.default_recipe.validate()
     }
 }
 
-/// Everything needed to build a pool. All fields are optional in JSON:
+/// Everything needed to build a pool. All fields are optional in JSON (absent or
+/// `null`: the default):
 ///
 /// ```
 /// let cfg = conveyor::PoolConfig::from_json(r#"{"workers":2,"queue_capacity":8,
@@ -61,8 +74,10 @@ pub struct PoolConfig {
     /// Emit a `stats` event this often (milliseconds). Default: never.
     pub stats_interval_ms: Option<u64>,
     /// The recipe for jobs that bring none.
+    #[serde(deserialize_with = "crate::json::optional_object")]
     pub default_recipe: Option<Recipe>,
-    /// Limits on each input.
+    /// Limits on each input and output.
+    #[serde(deserialize_with = "crate::json::optional_object")]
     pub limits: Option<Limits>,
     /// Allowed input formats.
     pub formats: Option<Vec<InputFormat>>,
@@ -76,14 +91,11 @@ pub struct PoolConfig {
 
 impl PoolConfig {
     /// Parses configuration JSON; errors are `invalid_argument` and name the field.
+    /// Strict as [`Recipe::from_json`] is: one object and nothing after it, objects
+    /// never in positional form, no duplicate or unknown keys.
     pub fn from_json(json: &str) -> Result<PoolConfig, Error> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let cfg: PoolConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("pool config: {}: {}", e.path(), e.inner()),
-            )
-        })?;
+        let cfg: PoolConfig = crate::json::parse(json)
+            .map_err(|m| Error::new(ErrorKind::InvalidArgument, format!("pool config: {m}")))?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -123,6 +123,16 @@ impl OutputFormat {
         }
     }
 
+    /// The largest width or height the format (and its encoder) can hold: WebP
+    /// 16 383, JPEG 65 500 (libjpeg's `JPEG_MAX_DIMENSION`), PNG 2³¹ − 1.
+    pub fn max_dimension(self) -> u32 {
+        match self {
+            OutputFormat::Jpeg => 65_500,
+            OutputFormat::Png => i32::MAX as u32,
+            OutputFormat::Webp => 16_383,
+        }
+    }
+
     /// The MIME type.
     pub fn mime_type(self) -> &'static str {
         match self {

@@ -95,6 +95,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod job;
+mod json;
 pub mod limits;
 pub mod outcome;
 pub mod pipeline;

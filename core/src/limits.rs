@@ -1,5 +1,5 @@
-//! Resource limits applied to untrusted input, checked from the header before any
-//! pixel memory is allocated.
+//! Resource limits applied to untrusted input and to the outputs a recipe asks for,
+//! checked from the header and the recipe before any pixel memory is allocated.
 //!
 //! This module only describes the limits; the decode stage
 //! (`pipeline::decode`) enforces them, both with its own header checks and by handing
@@ -37,6 +37,18 @@ pub struct Limits {
     /// Most scans a JPEG may have. Default 100 (progressive files have about 10;
     /// libjpeg-turbo's own tools suggest a limit of this order against scan floods).
     pub max_scans: u32,
+    /// Largest output width, in pixels. Default 30 000 (as for inputs). Each output
+    /// format has its own ceiling too: WebP 16 383, JPEG 65 500.
+    pub max_output_width: u32,
+    /// Largest output height, in pixels. Default 30 000.
+    pub max_output_height: u32,
+    /// Largest width × height of one output. Default 100 000 000 (as for inputs), so
+    /// any accepted input can be re-encoded at its own size.
+    pub max_output_pixels: u64,
+    /// Largest sum of width × height over a recipe's outputs. Default 300 000 000:
+    /// three outputs of the largest size. Bounds what one small input can make a
+    /// worker produce (a 1×1 PNG asked for 16 enlarged outputs).
+    pub max_output_pixels_total: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +61,10 @@ impl Default for Limits {
             max_alloc: 1 << 30,
             max_icc_bytes: 1 << 20,
             max_scans: 100,
+            max_output_width: 30_000,
+            max_output_height: 30_000,
+            max_output_pixels: 100_000_000,
+            max_output_pixels_total: 300_000_000,
         }
     }
 }
@@ -64,7 +80,20 @@ impl Limits {
             max_alloc: u64::MAX,
             max_icc_bytes: u32::MAX,
             max_scans: u32::MAX,
+            max_output_width: u32::MAX,
+            max_output_height: u32::MAX,
+            max_output_pixels: u64::MAX,
+            max_output_pixels_total: u64::MAX,
         }
+    }
+
+    /// Parses a limits object (every field optional; absent fields keep their
+    /// defaults), strictly: one object and nothing after it, no unknown or duplicate
+    /// keys. Errors are `invalid_argument` and name the field.
+    pub fn from_json(json: &str) -> Result<Limits, crate::Error> {
+        crate::json::parse(json).map_err(|m| {
+            crate::Error::new(crate::ErrorKind::InvalidArgument, format!("limits: {m}"))
+        })
     }
 
     /// Sets [`Limits::max_input_bytes`].
@@ -95,6 +124,26 @@ impl Limits {
     /// Sets [`Limits::max_scans`].
     pub fn with_max_scans(mut self, v: u32) -> Self {
         self.max_scans = v;
+        self
+    }
+    /// Sets [`Limits::max_output_width`].
+    pub fn with_max_output_width(mut self, v: u32) -> Self {
+        self.max_output_width = v;
+        self
+    }
+    /// Sets [`Limits::max_output_height`].
+    pub fn with_max_output_height(mut self, v: u32) -> Self {
+        self.max_output_height = v;
+        self
+    }
+    /// Sets [`Limits::max_output_pixels`].
+    pub fn with_max_output_pixels(mut self, v: u64) -> Self {
+        self.max_output_pixels = v;
+        self
+    }
+    /// Sets [`Limits::max_output_pixels_total`].
+    pub fn with_max_output_pixels_total(mut self, v: u64) -> Self {
+        self.max_output_pixels_total = v;
         self
     }
     /// Sets [`Limits::max_icc_bytes`].

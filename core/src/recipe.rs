@@ -10,7 +10,12 @@
 //!
 //! # Schema
 //!
-//! Top level (unknown fields are refused):
+//! The JSON is read strictly, the same in every door: exactly one object and nothing
+//! after it; every struct as an object (never the positional array form); no unknown,
+//! duplicate or `null` fields (omit a field to get its default). Anything else is
+//! `invalid_recipe`, with a message naming the field.
+//!
+//! Top level:
 //!
 //! | field | type | default | meaning |
 //! |---|---|---|---|
@@ -19,7 +24,7 @@
 //! | `strip_metadata` | bool | `true` | write no metadata; `false` keeps the ICC profile (JPEG, PNG). EXIF, XMP and GPS are never written |
 //! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
 //!
-//! Output spec (unknown fields are refused):
+//! Output spec:
 //!
 //! | field | type | default | meaning |
 //! |---|---|---|---|
@@ -42,6 +47,13 @@
 //! - `fill`: ignore the aspect ratio, stretch to exactly the box.
 //!
 //! With only one of `width`/`height` every fit behaves like `inside`.
+//!
+//! The sizes this gives are bounded before any pixel is decoded: each output against
+//! its format's ceiling (WebP 16 383 px a side, JPEG 65 500) and the pool's
+//! [`Limits`](crate::Limits) (`max_output_width`, `max_output_height`,
+//! `max_output_pixels`, and `max_output_pixels_total` over all outputs); past them
+//! the job fails with `limit_exceeded`, naming the output, its size and the limit.
+//! Outputs are never 0 pixels wide or high.
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +73,7 @@ pub const MAX_OUTPUTS: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
     /// The outputs, in order. One decode feeds all of them.
+    #[serde(deserialize_with = "crate::json::objects")]
     pub outputs: Vec<OutputSpec>,
     /// Apply the EXIF orientation to the pixels. Default `true`.
     #[serde(default = "yes")]
@@ -124,10 +137,18 @@ pub struct OutputSpec {
     /// The output's name, unique in the recipe; also its file name when saved.
     pub name: String,
     /// Target box width.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub width: Option<u32>,
     /// Target box height.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub height: Option<u32>,
     /// How the image fits the box.
     #[serde(default)]
@@ -138,7 +159,11 @@ pub struct OutputSpec {
     /// Output format.
     pub format: OutputFormat,
     /// Quality for JPEG and lossy WebP, 1–100. Default 80.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quality: Option<u32>,
     /// WebP only: lossless.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -147,10 +172,18 @@ pub struct OutputSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     pub progressive: bool,
     /// PNG only: compression level 0–9. Default 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub compression: Option<u32>,
     /// Flattening colour for JPEG, padding colour for `contain`. Default white.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub background: Option<Color>,
 }
 
@@ -375,17 +408,12 @@ impl Recipe {
 
     /// Parses and validates recipe JSON. Errors are `invalid_recipe` and name the field,
     /// e.g. `outputs[1].quality: must be between 1 and 100, got 0`.
+    ///
+    /// The reading is strict: exactly one JSON object (nothing after it), every struct
+    /// as an object (never the positional array form), no duplicate or unknown keys,
+    /// and no `null` (omit a field for its default).
     pub fn from_json(json: &str) -> Result<Recipe, Error> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let recipe: Recipe = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." || path.is_empty() {
-                invalid(inner.to_string())
-            } else {
-                invalid(format!("{path}: {inner}"))
-            }
-        })?;
+        let recipe: Recipe = crate::json::parse(json).map_err(invalid)?;
         recipe.validate()?;
         Ok(recipe)
     }
@@ -519,6 +547,91 @@ mod tests {
             Recipe::from_json("not json").unwrap_err().kind,
             ErrorKind::InvalidRecipe
         );
+    }
+
+    #[test]
+    fn only_the_documented_shape_is_accepted() {
+        let ok = r#"{"outputs":[{"name":"a","format":"png"}]}"#;
+        Recipe::from_json(ok).unwrap();
+        Recipe::from_json(&format!(" \n{ok}\n ")).unwrap();
+        for (json, needle) in [
+            (format!("{ok} {ok}"), "unexpected data after the JSON value"),
+            (format!("{ok}x"), "unexpected data after the JSON value"),
+            (format!("{ok}]"), "unexpected data after the JSON value"),
+            (
+                r#"[[{"name":"a","format":"png"}]]"#.into(),
+                "expected an object",
+            ),
+            (
+                r#"{"outputs":[["a",10,10,"inside",true,"png"]]}"#.into(),
+                "outputs[0]: invalid type: sequence, expected an object",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","format":"jpeg"}]}"#.into(),
+                "duplicate field `format`",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png"}],"auto_orient":true,"auto_orient":false}"#
+                    .into(),
+                "duplicate field `auto_orient`",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","width":null}]}"#.into(),
+                "outputs[0].width: invalid type: null",
+            ),
+            (
+                r#"{"outputs":{"name":"a","format":"png"}}"#.into(),
+                "expected an array of objects",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","width":1.5}]}"#.into(),
+                "outputs[0].width",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","width":"10"}]}"#.into(),
+                "outputs[0].width",
+            ),
+            (
+                r#"{"outputs":[{"name":"a","format":"png","width":4294967296}]}"#.into(),
+                "outputs[0].width",
+            ),
+            ("".into(), "EOF"),
+        ] {
+            let e = Recipe::from_json(&json).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRecipe, "{json}");
+            assert!(e.message.contains(needle), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn pool_config_settings_and_limits_are_read_as_strictly() {
+        use crate::{Limits, PoolConfig, Settings};
+        assert_eq!(
+            PoolConfig::from_json(r#"{"workers":2,"limits":null}"#)
+                .unwrap()
+                .workers,
+            Some(2)
+        );
+        for json in [
+            r#"{"workers":2} {"workers":3}"#,
+            r#"[2,8]"#,
+            r#"{"limits":[1,2,3]}"#,
+            r#"{"workers":2,"workers":3}"#,
+            r#"{"default_recipe":{"outputs":[["a"]]}}"#,
+        ] {
+            let e = PoolConfig::from_json(json).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{json}: {}", e.message);
+        }
+        assert!(Settings::from_json(r#"{"limits":{"max_pixels":5}} x"#).is_err());
+        assert!(Settings::from_json(r#"{"limits":[5]}"#).is_err());
+        assert_eq!(
+            Limits::from_json(r#"{"max_output_pixels":7}"#)
+                .unwrap()
+                .max_output_pixels,
+            7
+        );
+        assert!(Limits::from_json(r#"{"max_pixels":1}{}"#).is_err());
+        assert!(Limits::from_json(r#"{"max_pixelz":1}"#).is_err());
     }
 
     #[test]

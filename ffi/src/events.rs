@@ -343,12 +343,7 @@ pub unsafe extern "C" fn conveyor_pool_reload(
             )
         }?
         .ok_or_else(|| null("settings_json"))?;
-        let settings: Settings = serde_json::from_str(json).map_err(|e| {
-            (
-                conveyor_result::CONVEYOR_INVALID_ARGUMENT,
-                format!("settings: {e}"),
-            )
-        })?;
+        let settings = Settings::from_json(json).map_err(|e| (e.kind.into(), e.message))?;
         p.pool
             .reload(settings)
             .map_err(|e| (e.kind.into(), e.message))

@@ -59,11 +59,7 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
     let limits: Limits = if limits_json.trim().is_empty() {
         Limits::default()
     } else {
-        serde_json::from_str(limits_json).map_err(|e| {
-            js_error(
-                &Error::new(ErrorKind::InvalidArgument, format!("limits: {e}")).at(Stage::Validate),
-            )
-        })?
+        Limits::from_json(limits_json).map_err(|e| js_error(&e.at(Stage::Validate)))?
     };
     let ctx = Context {
         limits: &limits,
@@ -76,15 +72,10 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
 }
 
 fn parse_settings(settings_json: &str) -> Result<Settings, Error> {
-    let settings: Settings = if settings_json.trim().is_empty() {
-        Settings::default()
-    } else {
-        serde_json::from_str(settings_json).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, format!("settings: {e}")).at(Stage::Validate)
-        })?
-    };
-    settings.validate()?;
-    Ok(settings)
+    if settings_json.trim().is_empty() {
+        return Ok(Settings::default());
+    }
+    Settings::from_json(settings_json).map_err(|e| e.at(Stage::Validate))
 }
 
 /// Checks the shared settings object (`{default_recipe, limits, formats}`, every field

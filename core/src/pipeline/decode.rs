@@ -385,7 +385,7 @@ pub(crate) fn decode(
             }
             let img = img.map_err(|e| map_image_error(format, e, limits))?;
             Ok(Decoded {
-                pixels: Pixels::from_dynamic(img),
+                pixels: Pixels::from_dynamic(img)?,
             })
         }
     }
@@ -438,5 +438,5 @@ fn decode_jpeg(
         return Err(stop);
     }
     let img = img.map_err(|e| map_image_error(InputFormat::Jpeg, e, limits))?;
-    Ok(Pixels::from_dynamic(img))
+    Pixels::from_dynamic(img)
 }

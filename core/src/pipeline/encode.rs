@@ -21,6 +21,20 @@ fn fail(spec: &OutputSpec, e: impl std::fmt::Display) -> Error {
     .at(Stage::Encode)
 }
 
+/// Gray widened to RGB for the WebP encoders, which take RGB or RGBA only.
+fn widened(px: &Pixels) -> Result<Pixels, Error> {
+    let copy = super::pixels::reserve(px.buf.len(), "a copy of the pixels")?;
+    let px = Pixels {
+        buf: {
+            let mut copy = copy;
+            copy.extend_from_slice(&px.buf);
+            copy
+        },
+        ..*px
+    };
+    px.widen_to(Layout::Rgb8)
+}
+
 /// Encodes `px` as `spec` asks, with `icc` embedded when given.
 pub(crate) fn encode(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     match spec.format {
@@ -34,7 +48,8 @@ pub(crate) fn encode(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Resu
 /// Huffman tables and 4:2:0 chroma, like sharp's defaults.
 #[cfg(feature = "mozjpeg")]
 fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
-    let flat = px.flatten(spec.effective_background().0);
+    let flat = px.flatten(spec.effective_background().0)?;
+    let out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
     let result = std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
         let gray = flat.layout == Layout::L8;
         let cs = if gray {
@@ -53,7 +68,7 @@ fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, E
         if spec.progressive {
             c.set_progressive_mode();
         }
-        let mut started = c.start_compress(Vec::with_capacity(flat.buf.len() / 8))?;
+        let mut started = c.start_compress(out)?;
         if let Some(icc) = icc {
             started.write_icc_profile(icc);
         }
@@ -69,12 +84,12 @@ fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, E
 
 #[cfg(not(feature = "mozjpeg"))]
 fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
-    let flat = px.flatten(spec.effective_background().0);
+    let flat = px.flatten(spec.effective_background().0)?;
     let (w, h) = (u16::try_from(flat.width), u16::try_from(flat.height));
     let (Ok(w), Ok(h)) = (w, h) else {
         return Err(fail(spec, "JPEG is limited to 65535x65535"));
     };
-    let mut out = Vec::with_capacity(flat.buf.len() / 8);
+    let mut out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
     let mut enc = jpeg_encoder::Encoder::new(&mut out, spec.effective_quality());
     enc.set_progressive(spec.progressive);
     // Not `set_optimized_huffman_tables(true)`: in jpeg-encoder 0.7.1 it writes streams
@@ -91,7 +106,9 @@ fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, E
 }
 
 fn png(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
+    // Room for a typical result up front; growth past it is bounded by the output
+    // limits (`geometry::check`).
+    let mut out = super::pixels::reserve(px.buf.len() / 2 + 1024, "the encoded PNG")?;
     let compression = match spec.effective_compression() {
         0 => CompressionType::Uncompressed,
         n => CompressionType::Level(n),
@@ -114,7 +131,7 @@ fn png(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Er
 #[cfg(feature = "libwebp")]
 fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     let px = if px.layout == Layout::L8 {
-        std::borrow::Cow::Owned(px.clone().widen_to(Layout::Rgb8))
+        std::borrow::Cow::Owned(widened(px)?)
     } else {
         std::borrow::Cow::Borrowed(px)
     };
@@ -131,7 +148,7 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
 #[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
 fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     use vaam_webp::{ColorType, EncoderParams, WebPEncoder};
-    let px = px.clone().widen_to(Layout::Rgb8);
+    let px = widened(px)?;
     let color = if px.layout == Layout::Rgba8 {
         ColorType::Rgba8
     } else {
@@ -158,7 +175,7 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
             "lossy WebP needs the `libwebp` or `pure-webp` feature; use \"lossless\": true",
         ));
     }
-    let px = px.clone().widen_to(Layout::Rgb8);
+    let px = widened(px)?;
     let ct = if px.layout == Layout::Rgba8 {
         ExtendedColorType::Rgba8
     } else {

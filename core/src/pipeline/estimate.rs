@@ -10,7 +10,9 @@
 //!   them), the resizer's premultiplied copy of an image with alpha and its
 //!   intermediate (output width × source height), the resized,
 //!   oriented or flattened copies, the encoded bytes, and the largest earlier output
-//!   kept as the intermediate for smaller ones.
+//!   kept as the intermediate for smaller ones; and, when outputs come back as bytes
+//!   rather than being saved, the earlier outputs' encoded bytes (counted at the raw
+//!   size for PNG and lossless WebP, half of it for lossy formats).
 //!
 //! Plus a fixed allowance for codec state. It is meant to be an upper bound for the
 //! common layouts; `core/examples/memory.rs` compares it with the measured peak over a
@@ -18,12 +20,21 @@
 
 use super::decode::{Header, Kind};
 use super::geometry::Plan;
+use crate::recipe::OutputSpec;
 
 /// Codec state, tables and small buffers that do not scale with the image.
 pub(crate) const FIXED_BYTES: u64 = 2 << 20;
 
 /// The estimated peak, in bytes. `shrink` is the JPEG DCT scale (1, 2, 4 or 8).
-pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u64 {
+/// `specs` are the recipe's outputs, in the order of `plans`; `keeps_outputs` says
+/// whether encoded outputs stay in memory until the job ends.
+pub(crate) fn peak_bytes(
+    header: &Header<'_>,
+    shrink: u32,
+    plans: &[Plan],
+    specs: &[OutputSpec],
+    keeps_outputs: bool,
+) -> u64 {
     let (w, h) = (header.info.width as u64, header.info.height as u64);
     let (decoded_px, channels, decode_peak) = match &header.kind {
         Kind::Jpeg(j) => {
@@ -68,7 +79,8 @@ pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u6
     let premultiplied = if channels == 4 { decoded } else { 0 };
     let mut render_peak = 0u64;
     let mut largest_kept = 0u64;
-    for plan in plans {
+    let mut encoded_kept = 0u64;
+    for (plan, spec) in plans.iter().zip(specs) {
         let (ow, oh) = plan.resize;
         let (fw, fh) = plan.canvas.map_or((ow, oh), |(cw, ch, _, _)| (cw, ch));
         let out = ow as u64 * oh as u64 * 4;
@@ -76,8 +88,12 @@ pub(crate) fn peak_bytes(header: &Header<'_>, shrink: u32, plans: &[Plan]) -> u6
         let resize_tmp = ow as u64 * src_h * channels;
         // Resized + oriented/padded + flattened + encoded (at most the raw size).
         let this = premultiplied + resize_tmp + out + fin * 3;
-        render_peak = render_peak.max(this + largest_kept);
+        render_peak = render_peak.max(this + largest_kept + encoded_kept);
         largest_kept = largest_kept.max(out);
+        if keeps_outputs {
+            let lossless = spec.format == crate::format::OutputFormat::Png || spec.lossless;
+            encoded_kept += if lossless { fin } else { fin / 2 };
+        }
     }
     decode_peak.max(decoded + render_peak) + FIXED_BYTES
 }

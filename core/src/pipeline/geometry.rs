@@ -3,6 +3,8 @@
 //!
 //! No pixels are touched here, so every fit mode is unit-tested exhaustively.
 
+use crate::error::{Error, ErrorKind, Stage};
+use crate::limits::Limits;
 use crate::recipe::{Fit, OutputSpec};
 
 /// How to make one output from an upright source of `sw`×`sh`.
@@ -16,7 +18,6 @@ pub(crate) struct Plan {
     pub canvas: Option<(u32, u32, u32, u32)>,
 }
 
-#[cfg(test)]
 impl Plan {
     /// The output's final size.
     pub(crate) fn final_size(&self) -> (u32, u32) {
@@ -28,7 +29,75 @@ impl Plan {
 }
 
 fn round(v: f64) -> u32 {
+    // `as` saturates: a side past u32 stays huge (and is refused by `check`), never 0.
     (v.round() as u32).max(1)
+}
+
+/// Refuses, before anything is decoded, outputs past the limits: each side against
+/// the format's ceiling and `max_output_width`/`max_output_height`, each output's
+/// pixels against `max_output_pixels`, their sum against `max_output_pixels_total`,
+/// and the resizer's working image (output width × source height, 4 bytes a pixel)
+/// against `max_alloc`. `upright` is the source's upright size. The error is
+/// `limit_exceeded` and names the output, its size and the limit.
+pub(crate) fn check(
+    specs: &[OutputSpec],
+    plans: &[Plan],
+    upright: (u32, u32),
+    limits: &Limits,
+) -> Result<(), Error> {
+    let refuse = |i: usize, spec: &OutputSpec, (w, h): (u32, u32), why: String| {
+        Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "outputs[{i}] ({:?}) would be {w}x{h} pixels from a {}x{} input: {why}",
+                spec.name, upright.0, upright.1
+            ),
+        )
+        .at(Stage::Validate))
+    };
+    let mut total = 0u64;
+    for (i, (spec, plan)) in specs.iter().zip(plans).enumerate() {
+        let (w, h) = plan.final_size();
+        let ceiling = spec.format.max_dimension();
+        if w > ceiling || h > ceiling {
+            let why = format!("{} holds at most {ceiling} pixels a side", spec.format);
+            return refuse(i, spec, (w, h), why);
+        }
+        if w > limits.max_output_width {
+            let why = format!("past max_output_width ({})", limits.max_output_width);
+            return refuse(i, spec, (w, h), why);
+        }
+        if h > limits.max_output_height {
+            let why = format!("past max_output_height ({})", limits.max_output_height);
+            return refuse(i, spec, (w, h), why);
+        }
+        let pixels = w as u64 * h as u64;
+        if pixels > limits.max_output_pixels {
+            let why = format!("past max_output_pixels ({})", limits.max_output_pixels);
+            return refuse(i, spec, (w, h), why);
+        }
+        total += pixels;
+        if total > limits.max_output_pixels_total {
+            let why = format!(
+                "the outputs so far total {total} pixels, past max_output_pixels_total ({})",
+                limits.max_output_pixels_total
+            );
+            return refuse(i, spec, (w, h), why);
+        }
+        let (rw, rh) = plan.resize;
+        if plan.crop.is_none() && plan.resize == upright {
+            continue; // no resizing
+        }
+        let working = (rw as u64 * upright.1 as u64).max(rh as u64 * upright.0 as u64) * 4;
+        if working > limits.max_alloc {
+            let why = format!(
+                "resizing needs a {working}-byte working image, past max_alloc ({})",
+                limits.max_alloc
+            );
+            return refuse(i, spec, (w, h), why);
+        }
+    }
+    Ok(())
 }
 
 /// Plans one output for an upright source of `sw`×`sh`.

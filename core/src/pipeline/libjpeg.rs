@@ -100,17 +100,7 @@ pub(crate) fn decode(
         };
         let (width, height) = (started.width(), started.height());
         let stride = width * layout.channels();
-        let mut buf = Vec::new();
-        buf.try_reserve_exact(stride * height).map_err(|_| {
-            Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "jpeg: cannot allocate {} bytes for the pixels",
-                    stride * height
-                ),
-            )
-        })?;
-        buf.resize(stride * height, 0);
+        let mut buf = super::pixels::alloc(stride * height, "the decoded JPEG")?;
         for band in buf.chunks_mut(stride * BAND_ROWS) {
             watch.check()?;
             started.read_scanlines_into(band).map_err(io)?;
@@ -119,7 +109,7 @@ pub(crate) fn decode(
         drop(started);
         let cmyk = matches!(layout, Layout::Rgba8);
         let (layout, buf) = if cmyk {
-            (Layout::Rgb8, cmyk_to_rgb(&buf, adobe))
+            (Layout::Rgb8, cmyk_to_rgb(&buf, adobe)?)
         } else {
             (layout, buf)
         };
@@ -149,8 +139,8 @@ pub(crate) fn decode(
 }
 
 /// Naive CMYK to RGB (no profile): Adobe files store inverted values.
-fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Result<Vec<u8>, Error> {
+    let mut out = super::pixels::reserve(cmyk.len() / 4 * 3, "the RGB copy of a CMYK JPEG")?;
     for p in cmyk.chunks_exact(4) {
         let (c, m, y, k) = if adobe {
             (p[0] as u32, p[1] as u32, p[2] as u32, p[3] as u32)
@@ -168,5 +158,5 @@ fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Vec<u8> {
             (y * k / 255) as u8,
         ]);
     }
-    out
+    Ok(out)
 }

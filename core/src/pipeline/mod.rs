@@ -148,25 +148,8 @@ pub fn run(
         .iter()
         .map(|spec| geometry::plan(uw, uh, spec))
         .collect();
-    // Outputs are bounded like inputs: no side over the largest output dimension and
-    // no more pixels than the input limit, checked before anything is allocated.
-    for (spec, plan) in recipe.outputs.iter().zip(&plans) {
-        let (fw, fh) = plan.canvas.map_or(plan.resize, |(w, h, _, _)| (w, h));
-        for (w, h) in [plan.resize, (fw, fh)] {
-            let max = crate::recipe::MAX_OUTPUT_DIMENSION;
-            if w > max || h > max || w as u64 * h as u64 > ctx.limits.max_pixels {
-                return Err(Error::new(
-                    crate::ErrorKind::LimitExceeded,
-                    format!(
-                        "output {} would be {w}x{h}; outputs are at most {max}x{max} and {} \
-                         pixels (max_pixels)",
-                        spec.name, ctx.limits.max_pixels
-                    ),
-                )
-                .at(Stage::Resize));
-            }
-        }
-    }
+    // Outputs are bounded like inputs, before anything is allocated.
+    geometry::check(&recipe.outputs, &plans, (uw, uh), ctx.limits)?;
     // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
     // at least its own resolution; Lanczos then does the rest).
     let shrink = plans
@@ -181,7 +164,13 @@ pub fn run(
         })
         .min()
         .unwrap_or(1);
-    let memory_estimate = estimate::peak_bytes(&header, shrink, &plans);
+    let memory_estimate = estimate::peak_bytes(
+        &header,
+        shrink,
+        &plans,
+        &recipe.outputs,
+        ctx.output_dir.is_none(),
+    );
     if let Some(admit) = ctx.admit {
         // Waiting for room is not decoding.
         timings.decode = t.elapsed();
@@ -205,8 +194,11 @@ pub fn run(
     let mut source = Some(decoded.pixels);
     let icc = icc.as_deref();
 
-    // The largest whole-image output so far (upright, resized, not cropped or padded):
-    // later, smaller outputs are made from it rather than from the full-size image.
+    // The largest whole-image output so far (upright, resized, not cropped, padded or
+    // enlarged): later outputs at most half its resolution are made from it rather
+    // than from the full-size image. Never an enlarged one: an output must be what it
+    // would be if made alone, within resampling tolerance, and a lossless output of
+    // the source's own size is always copied from the source itself.
     let mut intermediate: Option<(pixels::Pixels, (f64, f64))> = None;
     let mut outputs = Vec::with_capacity(recipe.outputs.len());
     // All outputs or none: saved into a staging folder, published after the last one.
@@ -219,41 +211,58 @@ pub fn run(
         let from_inter = intermediate.as_ref().and_then(|(inter, scale)| {
             render::render_from_intermediate(inter, *scale, (uw, uh), &plan, bg, keep_alpha)
         });
-        let px = match (from_inter, source.as_ref()) {
-            (Some(px), _) => std::borrow::Cow::Owned(px?),
-            (None, Some(src)) => render::render(src, full, orientation, &plan, bg, keep_alpha)?,
-            (None, None) => {
-                return Err(Error::new(
-                    crate::ErrorKind::Panicked,
-                    "internal: the source was freed too early",
-                )
-                .at(Stage::Resize))
+        let rendered = match from_inter {
+            Some(px) => Some(px?),
+            None => {
+                let Some(src) = source.as_ref() else {
+                    return Err(Error::new(
+                        crate::ErrorKind::Panicked,
+                        "internal: the source was freed too early",
+                    )
+                    .at(Stage::Resize));
+                };
+                match render::render(src, full, orientation, &plan, bg, keep_alpha)? {
+                    std::borrow::Cow::Owned(px) => Some(px),
+                    // The source itself, unchanged.
+                    std::borrow::Cow::Borrowed(_) => None,
+                }
             }
         };
-        // Free the full-size pixels as soon as every remaining output can be made from
-        // a whole-image output instead (memory: the decode is the biggest buffer).
-        // The intermediate only ever grows (the largest whole-image output is kept), so
-        // what it covers now it covers for every later output.
-        let current = intermediate.as_ref().map(|(_, scale)| *scale);
-        let next_inter_scale = match &px {
-            std::borrow::Cow::Owned(p) if plan.crop.is_none() && plan.canvas.is_none() => {
-                let candidate = (p.width as f64 / uw as f64, p.height as f64 / uh as f64);
-                Some(match current {
-                    Some(c) if c.0 >= candidate.0 => c,
-                    _ => candidate,
-                })
-            }
-            _ => current,
-        };
-        let source_needed = plans[i + 1..].iter().any(|p| {
-            !next_inter_scale.is_some_and(|scale| render::intermediate_covers(scale, (uw, uh), p))
-        });
-        let px: std::borrow::Cow<'_, pixels::Pixels> = if source_needed {
-            px
+        // Whether this output becomes the intermediate for later ones: decided once,
+        // here, and both the freeing of the source and the keeping below follow it.
+        let whole = plan.crop.is_none() && plan.canvas.is_none();
+        let scale = (
+            plan.resize.0 as f64 / uw as f64,
+            plan.resize.1 as f64 / uh as f64,
+        );
+        let becomes_intermediate = rendered.is_some()
+            && whole
+            && scale.0 <= 1.0
+            && scale.1 <= 1.0
+            && intermediate
+                .as_ref()
+                .is_none_or(|(_, s)| scale.0 * scale.1 > s.0 * s.1);
+        let next_scale = if becomes_intermediate {
+            Some(scale)
         } else {
-            let owned = std::borrow::Cow::Owned(px.into_owned());
-            source = None;
-            owned
+            intermediate.as_ref().map(|(_, s)| *s)
+        };
+        // Free the full-size pixels as soon as no later output needs them (memory: the
+        // decode is the biggest buffer).
+        let source_needed = plans[i + 1..]
+            .iter()
+            .any(|p| !next_scale.is_some_and(|s| render::intermediate_covers(s, (uw, uh), p)));
+        let px: std::borrow::Cow<'_, pixels::Pixels> = match rendered {
+            Some(px) => {
+                if !source_needed {
+                    source = None;
+                }
+                std::borrow::Cow::Owned(px)
+            }
+            None if source_needed => {
+                std::borrow::Cow::Borrowed(source.as_ref().expect("rendered from it"))
+            }
+            None => std::borrow::Cow::Owned(source.take().expect("rendered from it")),
         };
         timings.resize += t.elapsed();
 
@@ -282,12 +291,8 @@ pub fn run(
             None => info.data = Some(Bytes::from(bytes)),
         }
         outputs.push(info);
-        if let std::borrow::Cow::Owned(px) = px {
-            let larger = intermediate
-                .as_ref()
-                .is_none_or(|(inter, _)| px.width > inter.width);
-            if plan.crop.is_none() && plan.canvas.is_none() && larger {
-                let scale = (px.width as f64 / uw as f64, px.height as f64 / uh as f64);
+        if becomes_intermediate {
+            if let std::borrow::Cow::Owned(px) = px {
                 intermediate = Some((px, scale));
             }
         }

@@ -49,7 +49,10 @@ fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixe
     let src_view =
         fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
             .map_err(resize_error)?;
-    let mut dst = fr::images::Image::new(size.0, size.1, pixel_type(src.layout));
+    let len = size.0 as usize * size.1 as usize * src.layout.channels();
+    let buf = super::pixels::alloc(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
+    let mut dst = fr::images::Image::from_vec_u8(size.0, size.1, buf, pixel_type(src.layout))
+        .map_err(resize_error)?;
     let mut opts =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     if let Some([x, y, w, h]) = crop {
@@ -74,13 +77,44 @@ fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixe
     })
 }
 
-fn orient(px: Pixels, o: Orientation) -> Pixels {
-    let mut img = px.into_dynamic();
-    img.apply_orientation(o);
-    Pixels::from_dynamic(img)
+/// Applies the EXIF orientation (as `image`'s `apply_orientation` does, which the
+/// tests compare with) into a fallibly allocated buffer.
+fn orient(px: &Pixels, o: Orientation) -> Result<Pixels, Error> {
+    let (w, h, n) = (px.width as usize, px.height as usize, px.layout.channels());
+    let (ow, oh) = if transposes(o) { (h, w) } else { (w, h) };
+    let mut buf = super::pixels::reserve(px.buf.len(), "the oriented image")
+        .map_err(|e| e.at(Stage::Resize))?;
+    for y in 0..oh {
+        for x in 0..ow {
+            // The source pixel that lands at (x, y).
+            let (sx, sy) = match o {
+                Orientation::NoTransforms => (x, y),
+                Orientation::FlipHorizontal => (w - 1 - x, y),
+                Orientation::FlipVertical => (x, h - 1 - y),
+                Orientation::Rotate180 => (w - 1 - x, h - 1 - y),
+                Orientation::Rotate90 => (y, h - 1 - x),
+                Orientation::Rotate270 => (w - 1 - y, x),
+                Orientation::Rotate90FlipH => (y, x),
+                Orientation::Rotate270FlipH => (w - 1 - y, h - 1 - x),
+            };
+            let i = (sy * w + sx) * n;
+            buf.extend_from_slice(&px.buf[i..i + n]);
+        }
+    }
+    Ok(Pixels {
+        width: ow as u32,
+        height: oh as u32,
+        layout: px.layout,
+        buf,
+    })
 }
 
-fn pad(px: Pixels, canvas: (u32, u32, u32, u32), bg: [u8; 4], keep_alpha: bool) -> Pixels {
+fn pad(
+    px: Pixels,
+    canvas: (u32, u32, u32, u32),
+    bg: [u8; 4],
+    keep_alpha: bool,
+) -> Result<Pixels, Error> {
     let (cw, ch, ox, oy) = canvas;
     let gray_bg = bg[0] == bg[1] && bg[1] == bg[2];
     let layout = if keep_alpha && bg[3] < 255 {
@@ -92,30 +126,32 @@ fn pad(px: Pixels, canvas: (u32, u32, u32, u32), bg: [u8; 4], keep_alpha: bool) 
     } else {
         Layout::Rgb8
     };
-    let px = px.widen_to(layout);
+    let px = px.widen_to(layout).map_err(|e| e.at(Stage::Resize))?;
     let n = layout.channels();
     let fill: Vec<u8> = match layout {
         Layout::L8 => vec![bg[0]],
         Layout::Rgb8 => bg[..3].to_vec(),
         Layout::Rgba8 => bg.to_vec(),
     };
-    let mut buf: Vec<u8> = fill
-        .iter()
-        .copied()
-        .cycle()
-        .take(cw as usize * ch as usize * n)
-        .collect();
+    let mut buf = super::pixels::reserve(cw as usize * ch as usize * n, "the padded image")
+        .map_err(|e| e.at(Stage::Resize))?;
+    buf.extend(
+        fill.iter()
+            .copied()
+            .cycle()
+            .take(cw as usize * ch as usize * n),
+    );
     let row = px.width as usize * n;
     for y in 0..px.height as usize {
         let dst = ((oy as usize + y) * cw as usize + ox as usize) * n;
         buf[dst..dst + row].copy_from_slice(&px.buf[y * row..(y + 1) * row]);
     }
-    Pixels {
+    Ok(Pixels {
         width: cw,
         height: ch,
         layout,
         buf,
-    }
+    })
 }
 
 /// Renders one output from the decoded source, in stored space, applying `orientation`.
@@ -150,10 +186,10 @@ pub(crate) fn render<'a>(
         Cow::Owned(resize(src, crop, size)?)
     };
     if orientation != Orientation::NoTransforms {
-        out = Cow::Owned(orient(out.into_owned(), orientation));
+        out = Cow::Owned(orient(&out, orientation)?);
     }
     if let Some(canvas) = plan.canvas {
-        out = Cow::Owned(pad(out.into_owned(), canvas, bg, keep_alpha));
+        out = Cow::Owned(pad(out.into_owned(), canvas, bg, keep_alpha)?);
     }
     Ok(out)
 }
@@ -182,7 +218,7 @@ pub(crate) fn render_from_intermediate(
     Some((|| {
         let mut out = resize(inter, (!full).then_some(region), plan.resize)?;
         if let Some(canvas) = plan.canvas {
-            out = pad(out, canvas, bg, keep_alpha);
+            out = pad(out, canvas, bg, keep_alpha)?;
         }
         Ok(out)
     })())
@@ -194,4 +230,33 @@ pub(crate) fn intermediate_covers(scale: (f64, f64), src_size: (u32, u32), plan:
         .crop
         .unwrap_or([0.0, 0.0, src_size.0 as f64, src_size.1 as f64]);
     w * scale.0 >= 2.0 * plan.resize.0 as f64 && h * scale.1 >= 2.0 * plan.resize.1 as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pixels::Layout;
+    use super::*;
+
+    #[test]
+    fn orientation_matches_image_for_all_eight() {
+        let img = image::RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        for exif in 1..=8u8 {
+            let o = Orientation::from_exif(exif).unwrap();
+            let mut expected = image::DynamicImage::ImageRgb8(img.clone());
+            expected.apply_orientation(o);
+            let px = Pixels {
+                width: 5,
+                height: 3,
+                layout: Layout::Rgb8,
+                buf: img.as_raw().clone(),
+            };
+            let got = orient(&px, o).unwrap();
+            assert_eq!(
+                (got.width, got.height),
+                (expected.width(), expected.height()),
+                "exif {exif}"
+            );
+            assert_eq!(got.buf, expected.to_rgb8().into_raw(), "exif {exif}");
+        }
+    }
 }
