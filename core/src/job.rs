@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Stage};
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, ValidRecipe};
 
 /// The id the pool gives a job when it accepts it. Unique within one pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ impl fmt::Display for JobId {
         write!(f, "{}", self.0)
     }
 }
+
+/// A recipe that failed validation, and why (boxed: it rides in every job).
+pub(crate) type InvalidRecipe = Box<(Arc<Recipe>, Error)>;
 
 /// One unit of work. Cheap to build: the bytes are shared, not copied.
 ///
@@ -37,7 +40,9 @@ impl fmt::Display for JobId {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub(crate) data: Bytes,
-    pub(crate) recipe: Option<Arc<Recipe>>,
+    /// The job's own recipe, validated when it was given (an invalid one fails the
+    /// job with its error).
+    pub(crate) recipe: Option<Result<ValidRecipe, InvalidRecipe>>,
     pub(crate) key: Option<String>,
     pub(crate) timeout: Option<Duration>,
     #[cfg(feature = "fault-injection")]
@@ -57,9 +62,22 @@ impl Job {
         }
     }
 
-    /// Uses this recipe instead of the pool's default.
+    /// Uses this recipe instead of the pool's default. It is validated here, once; an
+    /// invalid recipe fails the job with `invalid_recipe` (the job still gets its one
+    /// outcome). A door that already holds a [`ValidRecipe`] passes it to
+    /// [`Job::with_valid_recipe`].
     pub fn with_recipe(mut self, recipe: impl Into<Arc<Recipe>>) -> Job {
-        self.recipe = Some(recipe.into());
+        let recipe = recipe.into();
+        self.recipe = Some(match recipe.validate() {
+            Ok(()) => Ok(ValidRecipe::trusted(recipe)),
+            Err(e) => Err(Box::new((recipe, e))),
+        });
+        self
+    }
+
+    /// Uses this validated recipe instead of the pool's default.
+    pub fn with_valid_recipe(mut self, recipe: ValidRecipe) -> Job {
+        self.recipe = Some(Ok(recipe));
         self
     }
 
@@ -84,7 +102,10 @@ impl Job {
 
     /// The recipe, if the job has its own.
     pub fn recipe(&self) -> Option<&Recipe> {
-        self.recipe.as_deref()
+        self.recipe.as_ref().map(|r| match r {
+            Ok(valid) => valid.recipe(),
+            Err(bad) => &*bad.0,
+        })
     }
 
     /// The key, if any.

@@ -118,7 +118,7 @@ pub use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings};
 pub use crate::pipeline::{probe, process};
 #[cfg(feature = "pool")]
 pub use crate::pool::{default_memory_budget, Outcomes, Pool, PoolBuilder, SubmitError, Ticket};
-pub use crate::recipe::{Color, Fit, OutputSpec, Recipe};
+pub use crate::recipe::{Color, Fit, OutputSpec, Recipe, ValidRecipe};
 #[cfg(feature = "pool")]
 pub use crate::stats::{LatencySnapshot, StatsSnapshot};
 

@@ -56,7 +56,9 @@
 //! Outputs are never 0 pixels wide or high.
 
 use std::fmt;
+use std::ops::Deref;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -445,6 +447,84 @@ impl Recipe {
             }
         }
         Ok(())
+    }
+}
+
+/// A recipe that passed [`Recipe::validate`]: what a door makes of a recipe once, when
+/// it takes it, and what the pipeline then trusts without checking again
+/// ([`pipeline::run_valid`](crate::pipeline::run_valid),
+/// [`Job::with_valid_recipe`](crate::Job::with_valid_recipe)). Cheap to clone (shared).
+///
+/// ```
+/// let recipe = conveyor::ValidRecipe::from_json(
+///     r#"{"outputs":[{"name":"thumb","width":320,"format":"webp"}]}"#,
+/// ).unwrap();
+/// assert_eq!(recipe.outputs[0].name, "thumb");
+/// assert!(conveyor::ValidRecipe::new(conveyor::Recipe::new(vec![])).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRecipe(Arc<Recipe>);
+
+impl ValidRecipe {
+    /// Validates `recipe`; the error is `invalid_recipe` naming the field.
+    pub fn new(recipe: impl Into<Arc<Recipe>>) -> Result<ValidRecipe, Error> {
+        let recipe = recipe.into();
+        recipe.validate()?;
+        Ok(ValidRecipe(recipe))
+    }
+
+    /// Parses and validates recipe JSON, as [`Recipe::from_json`] does.
+    pub fn from_json(json: &str) -> Result<ValidRecipe, Error> {
+        Recipe::from_json(json).map(|r| ValidRecipe(Arc::new(r)))
+    }
+
+    /// Wraps a recipe its caller has just validated.
+    pub(crate) fn trusted(recipe: Arc<Recipe>) -> ValidRecipe {
+        ValidRecipe(recipe)
+    }
+
+    /// The recipe.
+    pub fn recipe(&self) -> &Recipe {
+        &self.0
+    }
+
+    /// The shared recipe.
+    pub fn as_arc(&self) -> &Arc<Recipe> {
+        &self.0
+    }
+}
+
+impl Deref for ValidRecipe {
+    type Target = Recipe;
+    fn deref(&self) -> &Recipe {
+        &self.0
+    }
+}
+
+impl Default for ValidRecipe {
+    /// [`Recipe::default`], which is valid.
+    fn default() -> ValidRecipe {
+        ValidRecipe(Arc::new(Recipe::default()))
+    }
+}
+
+impl TryFrom<Recipe> for ValidRecipe {
+    type Error = Error;
+    fn try_from(recipe: Recipe) -> Result<ValidRecipe, Error> {
+        ValidRecipe::new(recipe)
+    }
+}
+
+impl FromStr for ValidRecipe {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ValidRecipe, Error> {
+        ValidRecipe::from_json(s)
+    }
+}
+
+impl Serialize for ValidRecipe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
     }
 }
 

@@ -222,3 +222,33 @@ fn each_output_is_what_it_would_be_alone() {
         assert!(worst <= 6, "{spec}: max difference {worst}");
     }
 }
+
+#[test]
+fn a_recipe_is_validated_once_at_the_door_and_an_invalid_one_is_one_outcome() {
+    use conveyor::{Job, OutputFormat, OutputSpec, Pool, ValidRecipe};
+    let pool = Pool::builder().workers(1).build().unwrap();
+    // An invalid recipe given to a job: validated when given, failed as its outcome.
+    let bad = Recipe::new(vec![OutputSpec::new("a", OutputFormat::Png).size(0, 5)]);
+    let job = Job::new(common::png(8, 8)).with_recipe(bad.clone());
+    assert_eq!(job.recipe(), Some(&bad));
+    let e = pool.submit(job).unwrap().wait().result.unwrap_err();
+    assert_eq!(
+        (e.kind, e.stage),
+        (ErrorKind::InvalidRecipe, Some(Stage::Validate))
+    );
+    assert!(e.message.contains("outputs[0].width"), "{}", e.message);
+    // A validated recipe, shared by many jobs.
+    let valid =
+        ValidRecipe::from_json(r#"{"outputs":[{"name":"t","width":4,"format":"png"}]}"#).unwrap();
+    let tickets: Vec<_> = (0..3)
+        .map(|_| {
+            let job = Job::new(common::png(8, 8)).with_valid_recipe(valid.clone());
+            pool.submit(job).unwrap()
+        })
+        .collect();
+    for t in tickets {
+        let report = t.wait().result.unwrap();
+        assert_eq!((report.outputs[0].width, report.outputs[0].height), (4, 4));
+    }
+    assert!(ValidRecipe::try_from(bad).is_err());
+}

@@ -7,8 +7,8 @@
 //! buffers the worker hands to the page as transferables. Errors are thrown as
 //! `{code, numeric_code, stage, message}` objects with the shared snake_case codes.
 
-use conveyor::pipeline::{run, Context};
-use conveyor::{Error, ErrorKind, InputFormat, Limits, Recipe, Settings, Stage};
+use conveyor::pipeline::{run_valid, Context};
+use conveyor::{Error, ErrorKind, InputFormat, Limits, Settings, Stage, ValidRecipe};
 use wasm_bindgen::prelude::*;
 
 /// Installs the panic hook, so that a Rust panic shows its message in the console.
@@ -55,7 +55,7 @@ fn js_error(e: &Error) -> JsValue {
 /// order; throws `{code, numeric_code, stage, message}`.
 #[wasm_bindgen]
 pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsValue, JsValue> {
-    let recipe = Recipe::from_json(recipe_json).map_err(|e| js_error(&e))?;
+    let recipe = ValidRecipe::from_json(recipe_json).map_err(|e| js_error(&e))?;
     let limits: Limits = if limits_json.trim().is_empty() {
         Limits::default()
     } else {
@@ -68,7 +68,7 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
         key: "job",
         admit: None,
     };
-    finish(run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+    finish(run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
 }
 
 fn parse_settings(settings_json: &str) -> Result<Settings, Error> {
@@ -99,10 +99,11 @@ pub fn process_with(
 ) -> Result<JsValue, JsValue> {
     let settings = parse_settings(settings_json).map_err(|e| js_error(&e))?;
     let recipe = if recipe_json.trim().is_empty() {
-        settings.default_recipe.clone()
+        ValidRecipe::new(settings.default_recipe.clone())
     } else {
-        Recipe::from_json(recipe_json).map_err(|e| js_error(&e))?
-    };
+        ValidRecipe::from_json(recipe_json)
+    }
+    .map_err(|e| js_error(&e))?;
     let ctx = Context {
         limits: &settings.limits,
         formats: &settings.formats,
@@ -110,7 +111,7 @@ pub fn process_with(
         key: "job",
         admit: None,
     };
-    finish(run(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+    finish(run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
 }
 
 fn finish(report: conveyor::Report) -> Result<JsValue, JsValue> {

@@ -30,7 +30,7 @@ use crate::error::{Error, Stage};
 use crate::format::InputFormat;
 use crate::limits::Limits;
 use crate::outcome::{OutputInfo, Report, Timings};
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, ValidRecipe};
 
 /// Asks to run a job whose peak memory is estimated at the given bytes; an `Err`
 /// refuses it (over the budget, or its deadline passed while it waited).
@@ -104,10 +104,8 @@ pub fn probe(
     Ok((header.info.format, header.info.width, header.info.height))
 }
 
-/// Runs the pipeline. `checkpoint(stage)` is called before each stage, and inside
-/// the decoders between chunks of input and bands of rows; an `Err` from it stops the
-/// job with that error. The report's `queued` and `total` timings are left for the
-/// caller to fill.
+/// Validates `recipe`, then runs the pipeline as [`run_valid`] does. For a recipe used
+/// more than once, validate it once into a [`ValidRecipe`] and call [`run_valid`].
 pub fn run(
     data: &[u8],
     recipe: &Recipe,
@@ -115,6 +113,30 @@ pub fn run(
     checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
 ) -> Result<Report, Error> {
     recipe.validate()?;
+    execute(data, recipe, ctx, checkpoint)
+}
+
+/// Runs the pipeline with a recipe validated at the door. `checkpoint(stage)` is called
+/// before each stage, and inside the decoders between chunks of input and bands of
+/// rows; an `Err` from it stops the job with that error. The report's `queued` and
+/// `total` timings are left for the caller to fill.
+pub fn run_valid(
+    data: &[u8],
+    recipe: &ValidRecipe,
+    ctx: &Context<'_>,
+    checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
+) -> Result<Report, Error> {
+    execute(data, recipe, ctx, checkpoint)
+}
+
+/// The pipeline, for a recipe its caller has validated (a [`ValidRecipe`], or the
+/// pool's settings, validated when they were built or reloaded).
+pub(crate) fn execute(
+    data: &[u8],
+    recipe: &Recipe,
+    ctx: &Context<'_>,
+    checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
+) -> Result<Report, Error> {
     if ctx.output_dir.is_some() {
         crate::job::validate_key(ctx.key)?;
     }

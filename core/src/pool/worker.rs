@@ -89,7 +89,12 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
     let result = {
         let env_ref = &*env;
         let job = env.job.as_ref().expect("a queued envelope holds its job");
-        let recipe = job.recipe.as_deref().unwrap_or(&settings.default_recipe);
+        // Validated once, when the job or the settings were made.
+        let recipe = match &job.recipe {
+            Some(Ok(valid)) => Ok(valid.recipe()),
+            Some(Err(bad)) => Err(bad.1.clone()),
+            None => Ok(&settings.default_recipe),
+        };
         // The key names the output folder; without an output_dir it is not used.
         let id_key;
         let key = match (&job.key, &shared.output_dir) {
@@ -126,7 +131,7 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
                     }
                 }
             }
-            pipeline::run(&job.data, recipe, &ctx, &|stage| {
+            pipeline::execute(&job.data, recipe?, &ctx, &|stage| {
                 env_ref.check(shared, stage)
             })
         }))
