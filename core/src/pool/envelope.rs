@@ -12,7 +12,7 @@ use std::time::Duration;
 use web_time::Instant;
 
 use super::ticket::Reply;
-use super::Shared;
+use super::shared::Shared;
 use crate::error::{Error, ErrorKind, Stage};
 use crate::events::Event;
 use crate::job::{Job, JobId};
