@@ -293,7 +293,11 @@ mod loom_tests {
 
     /// Nothing left behind: no job, no flag, no outstanding count.
     fn assert_clean(r: &Registry) {
-        assert_eq!(r.outstanding.load(Ordering::SeqCst), 0, "a cancel count leaked");
+        assert_eq!(
+            r.outstanding.load(Ordering::SeqCst),
+            0,
+            "a cancel count leaked"
+        );
         assert!(r.slots.iter().all(|s| s.load(Ordering::SeqCst) == 0));
         assert_eq!(r.overflow.len(), 0);
     }

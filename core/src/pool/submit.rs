@@ -6,6 +6,7 @@
 //! Submitting takes no pool-wide lock: an atomic id, one compare-and-swap on a slot of
 //! the cancel registry and one channel send.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
@@ -51,7 +52,7 @@ impl Pool {
             QueueWait::Block if worker::is_worker_of(shared) => QueueWait::Never,
             w => w,
         };
-        let id = JobId(shared.intake.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let id = JobId(shared.intake.next_id.fetch_add(1, Ordering::Relaxed));
         let accepted = Instant::now();
         shared.registry.insert(id.0);
         shared.stats.accepted();
