@@ -54,7 +54,8 @@ const SHARDS: usize = 16;
 const CANCEL: u64 = 1 << 63;
 
 /// Jobs whose slot was taken by an older job still in flight: id → cancel flag. Each
-/// operation is atomic per id (dashmap locks the id's shard).
+/// operation is atomic per id: dashmap locks the id's shard; under loom one mutex
+/// stands in for the shard locks.
 struct Overflow {
     #[cfg(not(loom))]
     map: dashmap::DashMap<u64, bool, BuildHasherDefault<IdHasher>>,
@@ -62,46 +63,32 @@ struct Overflow {
     map: super::sync::Mutex<std::collections::HashMap<u64, bool, BuildHasherDefault<IdHasher>>>,
 }
 
+#[cfg(not(loom))]
 impl Overflow {
     fn new() -> Overflow {
         Overflow {
-            #[cfg(not(loom))]
             map: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
                 0,
                 Default::default(),
                 SHARDS,
             ),
-            #[cfg(loom)]
-            map: Default::default(),
         }
     }
 
     fn insert(&self, id: u64) {
-        #[cfg(not(loom))]
         self.map.insert(id, false);
-        #[cfg(loom)]
-        self.map.lock().unwrap().insert(id, false);
     }
 
     /// Removes `id`; its cancel flag, if it was there.
     fn remove(&self, id: u64) -> Option<bool> {
-        #[cfg(not(loom))]
-        return self.map.remove(&id).map(|(_, f)| f);
-        #[cfg(loom)]
-        return self.map.lock().unwrap().remove(&id);
+        self.map.remove(&id).map(|(_, flag)| flag)
     }
 
     /// Sets `id`'s cancel flag, running `first` (under the id's lock) when it was not
     /// set yet. `false` when `id` is not here.
     fn cancel(&self, id: u64, first: impl FnOnce()) -> bool {
-        #[cfg(not(loom))]
-        let mut map = self.map.get_mut(&id);
-        #[cfg(loom)]
-        let mut guard = self.map.lock().unwrap();
-        #[cfg(loom)]
-        let mut map = guard.get_mut(&id);
-        match map.as_deref_mut() {
-            Some(flag) => {
+        match self.map.get_mut(&id) {
+            Some(mut flag) => {
                 if !*flag {
                     first();
                     *flag = true;
@@ -114,18 +101,52 @@ impl Overflow {
 
     /// `id`'s cancel flag, if it is here.
     fn get(&self, id: u64) -> Option<bool> {
-        #[cfg(not(loom))]
-        return self.map.get(&id).map(|f| *f);
-        #[cfg(loom)]
-        return self.map.lock().unwrap().get(&id).copied();
+        self.map.get(&id).map(|flag| *flag)
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        #[cfg(not(loom))]
-        return self.map.len();
-        #[cfg(loom)]
-        return self.map.lock().unwrap().len();
+        self.map.len()
+    }
+}
+
+/// The same operations, each under the one mutex.
+#[cfg(loom)]
+impl Overflow {
+    fn new() -> Overflow {
+        Overflow {
+            map: Default::default(),
+        }
+    }
+
+    fn insert(&self, id: u64) {
+        self.map.lock().unwrap().insert(id, false);
+    }
+
+    fn remove(&self, id: u64) -> Option<bool> {
+        self.map.lock().unwrap().remove(&id)
+    }
+
+    fn cancel(&self, id: u64, first: impl FnOnce()) -> bool {
+        match self.map.lock().unwrap().get_mut(&id) {
+            Some(flag) => {
+                if !*flag {
+                    first();
+                    *flag = true;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<bool> {
+        self.map.lock().unwrap().get(&id).copied()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
     }
 }
 
