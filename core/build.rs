@@ -13,6 +13,8 @@ const OPT_OUT: &str = "CONVEYOR_ALLOW_NO_SIMD";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // `--cfg loom` runs the pool's model tests (see core/src/pool/sync.rs).
+    println!("cargo::rustc-check-cfg=cfg(loom)");
     println!("cargo:rerun-if-env-changed={OPT_OUT}");
     let mozjpeg = std::env::var_os("CARGO_FEATURE_MOZJPEG").is_some();
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();

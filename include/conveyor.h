@@ -4,6 +4,11 @@
  * Conventions (see README "API conventions"):
  * - conveyor_<noun>_<verb>; the first parameter is the object; outputs come last and
  *   are written only on CONVEYOR_OK.
+ * - A const object pointer (conveyor_pool_stats) means the call only reads it.
+ * - Growable structs (conveyor_job_options) start with struct_size, the size the
+ *   caller was compiled with: fields are only appended, zero is every field's default,
+ *   and the library reads struct_size bytes (missing fields take their default; set
+ *   fields it does not know are refused with CONVEYOR_INVALID_ARGUMENT).
  * - Every function is safe to call from any thread, unless its comment says otherwise.
  * - Callbacks run on pool worker threads, exactly once per accepted job.
  * - Everything a conveyor_job_result points to is valid only during the callback (or
@@ -22,6 +27,15 @@
 #define CONVEYOR_VERSION_MINOR 1
 #define CONVEYOR_VERSION_PATCH 0
 
+
+// `queue_wait`: wait for room in a full queue as long as needed (the default).
+#define CONVEYOR_QUEUE_WAIT_BLOCK 0
+
+// `queue_wait`: do not wait; a full queue refuses the job with `CONVEYOR_QUEUE_FULL`.
+#define CONVEYOR_QUEUE_WAIT_NEVER 1
+
+// `queue_wait`: wait up to `queue_wait_ms`, then refuse with `CONVEYOR_TIMED_OUT`.
+#define CONVEYOR_QUEUE_WAIT_TIMEOUT 2
 
 // The result of a call, and the code of a job's outcome.
 enum conveyor_result
@@ -157,7 +171,38 @@ typedef struct conveyor_job_result {
   size_t output_count;
   // The userdata given at submit.
   void *userdata;
+  // The job's key as given in `conveyor_job_options` (NUL-terminated), or NULL when
+  // it had none. With an `output_dir`, the outputs of a successful job are in the
+  // folder `output_dir/key/` (`output_dir/<job_id>/` without a key). Appended last,
+  // so the fields before it keep their offsets.
+  const char *key;
 } conveyor_job_result;
+
+// Options for one job, for `conveyor_pool_submit_with_options`. Growable: later
+// versions append fields, so set `struct_size` (with `conveyor_job_options_init`, or
+// `conveyor_job_options o = { sizeof o };`) and the library reads exactly what the
+// caller has. Every field's default is zero, in this version and every later one.
+// The library copies what it needs during the submit call; the struct and `key` may be
+// freed on return.
+typedef struct conveyor_job_options {
+  // `sizeof(conveyor_job_options)` as the caller was compiled with. Smaller than
+  // this first version's 32 bytes is refused with `CONVEYOR_INVALID_ARGUMENT`.
+  uint32_t struct_size;
+  // How long submit waits for room when the queue is full:
+  // `CONVEYOR_QUEUE_WAIT_BLOCK` (0, default), `_NEVER` or `_TIMEOUT`.
+  uint32_t queue_wait;
+  // The job's key (NUL-terminated UTF-8), or NULL: with an `output_dir` the outputs
+  // are published in the folder `output_dir/key/` (without a key, the job id). The
+  // core's key rules apply (1-200 bytes of `A-Z a-z 0-9 . _ -` in `/`-separated
+  // segments, none starting with `.`); a key that breaks them fails the job with
+  // `CONVEYOR_INVALID_ARGUMENT` at the `"validate"` stage. The result carries it.
+  const char *key;
+  // The job's deadline in milliseconds after it was accepted, queue time included;
+  // a job past it finishes as `CONVEYOR_TIMED_OUT` at its next stage. 0: none.
+  uint64_t timeout_ms;
+  // With `CONVEYOR_QUEUE_WAIT_TIMEOUT`: the longest wait for room, in milliseconds.
+  uint64_t queue_wait_ms;
+} conveyor_job_options;
 
 // Called exactly once per accepted job, on a pool worker thread, with a result valid
 // only during the call. It may call back into the pool (submit with try_submit,
@@ -195,10 +240,6 @@ extern "C" {
 // string belongs to the library and stays valid until this thread's next conveyor
 // call.
 const char *conveyor_last_error_message(void);
-
-// Test hook: panics inside the boundary and so returns `CONVEYOR_PANIC`. It exists so
-// that bindings can check that no panic crosses the C ABI.
-conveyor_result conveyor_test_panic(void);
 
 // Subscribes to the pool's events. Every subscriber sees every event emitted after it
 // subscribed, in order. `capacity` bounds how many events may wait for this subscriber
@@ -265,6 +306,17 @@ conveyor_result conveyor_pool_reload(struct conveyor_pool *pool, const char *set
 // `result` is NULL or a pointer from `conveyor_pool_poll` not yet freed.
 void conveyor_job_result_free(struct conveyor_job_result *result);
 
+// Fills `*options` with the defaults (every field zero) for a struct of `struct_size`
+// bytes, the size the caller was compiled with, and sets its `struct_size`: call it as
+// `conveyor_job_options_init(&opts, sizeof opts)`. The library writes exactly
+// `struct_size` bytes, so a caller built against an older header is never written
+// past. `CONVEYOR_INVALID_ARGUMENT` (nothing written) when `struct_size` is below the
+// first version's 32 bytes or above 4096.
+//
+// # Safety
+// `options` is NULL or points to `struct_size` writable bytes.
+conveyor_result conveyor_job_options_init(struct conveyor_job_options *options, size_t struct_size);
+
 // Creates a pool. `config_json` is the shared pool configuration JSON (`workers`,
 // `queue_capacity`, `output_dir`, `limits`, `default_recipe`, ...) or NULL for the
 // defaults. On success `*out` receives the pool, which the caller frees with
@@ -309,10 +361,32 @@ conveyor_result conveyor_pool_try_submit(struct conveyor_pool *pool,
                                          conveyor_userdata_free userdata_free,
                                          uint64_t *job_id_out);
 
+// As `conveyor_pool_submit`, with per-job options (see `conveyor_job_options`): the
+// job's key (the folder its outputs are published in, and `result->key`), its
+// deadline, and how long to wait for room in a full queue (`CONVEYOR_QUEUE_FULL` or
+// `CONVEYOR_TIMED_OUT` when it gives up). `options` NULL takes every default, which
+// makes this call `conveyor_pool_submit`. Options that break the `struct_size` rule
+// give `CONVEYOR_INVALID_ARGUMENT` and the job is not accepted.
+//
+// # Safety
+// As `conveyor_pool_submit`; `options` is NULL or points to `options->struct_size`
+// readable bytes set up as the `conveyor_job_options` rule says.
+conveyor_result conveyor_pool_submit_with_options(struct conveyor_pool *pool,
+                                                  const uint8_t *data,
+                                                  size_t len,
+                                                  const char *recipe_json,
+                                                  const struct conveyor_job_options *options,
+                                                  conveyor_callback cb,
+                                                  void *userdata,
+                                                  conveyor_userdata_free userdata_free,
+                                                  uint64_t *job_id_out);
+
 // Takes the next result of a job submitted without a callback. `timeout_ms` < 0 waits
-// as long as needed, 0 does not wait. Returns `CONVEYOR_OK` with `*out` set (free it
-// with `conveyor_job_result_free`), `CONVEYOR_TIMED_OUT` when nothing arrived in time,
-// or `CONVEYOR_SHUT_DOWN` when the pool is shut down and no polled result remains.
+// as long as needed, 0 does not wait. The thread sleeps while it waits. Returns
+// `CONVEYOR_OK` with `*out` set (free it with `conveyor_job_result_free`),
+// `CONVEYOR_TIMED_OUT` when nothing arrived in time, or `CONVEYOR_SHUT_DOWN` once the
+// pool has shut down and every polled result was taken (a poll during a shutdown
+// waits for the jobs still running).
 //
 // # Safety
 // `pool` is live; `out` is writable.
@@ -328,11 +402,11 @@ conveyor_result conveyor_pool_poll(struct conveyor_pool *pool,
 // `pool` is live.
 conveyor_result conveyor_pool_cancel(struct conveyor_pool *pool, uint64_t job_id);
 
-// Writes the pool's statistics to `*out`.
+// Writes the pool's statistics to `*out`. Reads the pool only.
 //
 // # Safety
 // `pool` is live; `out` is writable.
-conveyor_result conveyor_pool_stats(struct conveyor_pool *pool, struct conveyor_stats *out);
+conveyor_result conveyor_pool_stats(const struct conveyor_pool *pool, struct conveyor_stats *out);
 
 // Graceful shutdown: refuses new jobs, finishes every queued and running one, and
 // returns after every callback has run. Calling it again does nothing. From inside a

@@ -77,10 +77,3 @@ pub(crate) unsafe fn opt_str<'a>(
 pub extern "C" fn conveyor_last_error_message() -> *const c_char {
     LAST_MESSAGE.with(|m| m.borrow().as_ptr())
 }
-
-/// Test hook: panics inside the boundary and so returns `CONVEYOR_PANIC`. It exists so
-/// that bindings can check that no panic crosses the C ABI.
-#[no_mangle]
-pub extern "C" fn conveyor_test_panic() -> conveyor_result {
-    guard(|| panic!("conveyor_test_panic was called"))
-}

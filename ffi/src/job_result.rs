@@ -77,6 +77,11 @@ pub struct conveyor_job_result {
     pub output_count: usize,
     /// The userdata given at submit.
     pub userdata: *mut c_void,
+    /// The job's key as given in `conveyor_job_options` (NUL-terminated), or NULL when
+    /// it had none. With an `output_dir`, the outputs of a successful job are in the
+    /// folder `output_dir/key/` (`output_dir/<job_id>/` without a key). Appended last,
+    /// so the fields before it keep their offsets.
+    pub key: *const c_char,
 }
 
 /// The C view plus everything its pointers point into. `c` must stay the first field:
@@ -125,7 +130,11 @@ impl OwnedResult {
             outputs: std::ptr::null(),
             output_count: 0,
             userdata,
+            key: std::ptr::null(),
         };
+        if let Some(key) = outcome.key {
+            c.key = keep(key);
+        }
         // Failed jobs carry their timings too (time queued, time until failure).
         let t = outcome.timings;
         c.timings = conveyor_timings {

@@ -8,7 +8,11 @@
 //! - `result.rs`: `conveyor_result`, the version and message functions;
 //! - `boundary.rs`: the panic boundary, NULL checks, C strings, the per-thread message;
 //! - `job_result.rs`: `conveyor_job_result` and the memory behind it;
-//! - `pool.rs`: the pool functions (`conveyor_pool_*`);
+//! - `pool.rs`: the pool functions (`conveyor_pool_*`), polling through the core's
+//!   collector;
+//! - `options.rs`: `conveyor_job_options`, the growable per-job options, and its
+//!   `struct_size` rule;
+//! - `testing.rs`: hooks for the library's own tests, left out of the header;
 //! - `events.rs`: the event bus (`conveyor_pool_subscribe`, `conveyor_subscription_*`,
 //!   `conveyor_event`) and `conveyor_pool_reload`.
 //!
@@ -20,12 +24,19 @@
 mod boundary;
 mod events;
 mod job_result;
+mod options;
 mod pool;
 mod result;
+mod testing;
 
 pub use events::*;
 pub use job_result::{
     conveyor_job_result, conveyor_job_result_free, conveyor_output, conveyor_timings,
 };
+pub use options::{
+    conveyor_job_options, conveyor_job_options_init, CONVEYOR_QUEUE_WAIT_BLOCK,
+    CONVEYOR_QUEUE_WAIT_NEVER, CONVEYOR_QUEUE_WAIT_TIMEOUT,
+};
 pub use pool::*;
 pub use result::*;
+pub use testing::conveyor_test_panic;

@@ -1,30 +1,68 @@
-//! `conveyor_pool`: an opaque handle owning a core `Pool`, plus the queue that holds
-//! outcomes for `conveyor_pool_poll` when a job was submitted without a callback.
+//! `conveyor_pool`: an opaque handle owning a core `Pool`, the submit functions, and
+//! `conveyor_pool_poll`, which reads the core's shared collector (`Outcomes`) for jobs
+//! submitted without a callback, with the userdata of those jobs kept here by id.
 //!
 //! Ownership: `conveyor_pool_new` gives C a `Box`; `conveyor_pool_free` takes it back.
 //! Every other function borrows it. The pool is `Send + Sync`: any function may be
 //! called from any thread, concurrently, except `conveyor_pool_free` (exactly once, when
 //! no other call on that pool is running, never from one of its callbacks).
 
+use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
-use conveyor::{Job, JobId, Outcome, Pool, PoolConfig, Recipe};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use conveyor::pool::RecvOutcomeError;
+use conveyor::{Job, JobId, Outcome, Outcomes, Pool, PoolConfig, Recipe};
 
 use crate::boundary::{guard, null, opt_str};
 use crate::job_result::{conveyor_job_result, OwnedResult};
+use crate::options::{self, conveyor_job_options, JobOptions};
 use crate::result::conveyor_result;
 
 /// An opaque pool of worker threads. Thread-safe.
 pub struct conveyor_pool {
     pub(crate) pool: Pool,
-    poll_tx: Sender<(Outcome, UserData)>,
-    poll_rx: Receiver<(Outcome, UserData)>,
-    /// Accepted jobs whose outcome waits for (or in) the poll queue.
-    poll_pending: AtomicUsize,
+    /// The core's collector: the outcomes of jobs submitted without a callback.
+    outcomes: Outcomes,
+    /// The userdata of those jobs, until their outcome is polled.
+    polled: Polled,
+}
+
+/// Userdata of collected jobs by job id. The submitter adds an entry right after the
+/// core accepted the job, so a fast job's outcome can reach a poller first: the poller
+/// then waits on `added` for that short moment.
+#[derive(Default)]
+struct Polled {
+    by_id: Mutex<HashMap<u64, UserData>>,
+    added: Condvar,
+}
+
+impl Polled {
+    fn add(&self, id: JobId, ud: UserData) {
+        let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id.0, ud);
+        self.added.notify_all();
+    }
+
+    /// The userdata of a job whose outcome was just taken from the collector.
+    fn take(&self, id: JobId) -> UserData {
+        let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(ud) = map.remove(&id.0) {
+                return ud;
+            }
+            map = self.added.wait(map).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// A polled result: the outcome with its job's userdata and finaliser.
+fn polled_result(outcome: Outcome, ud: UserData) -> Box<OwnedResult> {
+    let mut owned = OwnedResult::new(outcome, ud.ptr);
+    owned.free_userdata = ud.free;
+    owned
 }
 
 /// Called exactly once per accepted job, on a pool worker thread, with a result valid
@@ -109,12 +147,10 @@ pub unsafe extern "C" fn conveyor_pool_new(
             None => PoolConfig::default(),
         };
         let pool = Pool::from_config(config).map_err(|e| (e.kind.into(), e.message))?;
-        let (poll_tx, poll_rx) = crossbeam_channel::unbounded();
         let boxed = Box::new(conveyor_pool {
+            outcomes: pool.outcomes(),
             pool,
-            poll_tx,
-            poll_rx,
-            poll_pending: AtomicUsize::new(0),
+            polled: Polled::default(),
         });
         // SAFETY: `out` is non-NULL and writable by contract.
         unsafe { *out = Box::into_raw(boxed) };
@@ -122,17 +158,19 @@ pub unsafe extern "C" fn conveyor_pool_new(
     })
 }
 
+/// The submit functions' common body. `options` are already read (they are what
+/// differs between the three exported functions).
 #[allow(clippy::too_many_arguments)]
 unsafe fn submit_impl(
     pool: *mut conveyor_pool,
     data: *const u8,
     len: usize,
     recipe_json: *const c_char,
+    options: impl FnOnce() -> Result<JobOptions, (conveyor_result, String)>,
     cb: conveyor_callback,
     userdata: *mut c_void,
     userdata_free: conveyor_userdata_free,
     job_id_out: *mut u64,
-    blocking: bool,
 ) -> conveyor_result {
     guard(|| {
         // SAFETY: see the exported functions' contracts.
@@ -140,6 +178,7 @@ unsafe fn submit_impl(
         if data.is_null() && len > 0 {
             return Err(null("data"));
         }
+        let options = options()?;
         // SAFETY: as above: NULL or a NUL-terminated string.
         let recipe = match unsafe {
             opt_str(
@@ -162,37 +201,26 @@ unsafe fn submit_impl(
         if let Some(r) = recipe {
             job = job.with_recipe(r);
         }
+        if let Some(key) = options.key {
+            job = job.with_key(key);
+        }
+        if let Some(t) = options.timeout {
+            job = job.with_timeout(t);
+        }
         let ud = UserData {
             ptr: userdata,
             free: userdata_free,
         };
-        let res = match cb {
-            Some(cb) => {
-                let deliver = move |o: Outcome| deliver_to_callback(cb, ud, o);
-                if blocking {
-                    p.pool.submit_with(job, deliver)
-                } else {
-                    p.pool.try_submit_with(job, deliver)
-                }
-            }
-            None => {
-                let tx = p.poll_tx.clone();
-                let deliver = move |o: Outcome| {
-                    let _ = tx.send((o, ud));
-                };
-                p.poll_pending.fetch_add(1, Ordering::SeqCst);
-                let r = if blocking {
-                    p.pool.submit_with(job, deliver)
-                } else {
-                    p.pool.try_submit_with(job, deliver)
-                };
-                if r.is_err() {
-                    p.poll_pending.fetch_sub(1, Ordering::SeqCst);
-                }
-                r
-            }
-        };
-        let id = res.map_err(|e| (e.kind().into(), e.to_string()))?;
+        let id = match cb {
+            Some(cb) => p
+                .pool
+                .submit_with_wait(job, options.wait, move |o| deliver_to_callback(cb, ud, o)),
+            None => p
+                .pool
+                .submit_collected_wait(job, options.wait)
+                .inspect(|&id| p.polled.add(id, ud)),
+        }
+        .map_err(|e| (e.kind().into(), e.to_string()))?;
         if !job_id_out.is_null() {
             // SAFETY: non-NULL and writable by contract.
             unsafe { *job_id_out = id.0 };
@@ -246,11 +274,11 @@ pub unsafe extern "C" fn conveyor_pool_submit(
             data,
             len,
             recipe_json,
+            || Ok(JobOptions::waiting(true)),
             cb,
             userdata,
             userdata_free,
             job_id_out,
-            true,
         )
     }
 }
@@ -278,19 +306,59 @@ pub unsafe extern "C" fn conveyor_pool_try_submit(
             data,
             len,
             recipe_json,
+            || Ok(JobOptions::waiting(false)),
             cb,
             userdata,
             userdata_free,
             job_id_out,
-            false,
+        )
+    }
+}
+
+/// As `conveyor_pool_submit`, with per-job options (see `conveyor_job_options`): the
+/// job's key (the folder its outputs are published in, and `result->key`), its
+/// deadline, and how long to wait for room in a full queue (`CONVEYOR_QUEUE_FULL` or
+/// `CONVEYOR_TIMED_OUT` when it gives up). `options` NULL takes every default, which
+/// makes this call `conveyor_pool_submit`. Options that break the `struct_size` rule
+/// give `CONVEYOR_INVALID_ARGUMENT` and the job is not accepted.
+///
+/// # Safety
+/// As `conveyor_pool_submit`; `options` is NULL or points to `options->struct_size`
+/// readable bytes set up as the `conveyor_job_options` rule says.
+#[no_mangle]
+pub unsafe extern "C" fn conveyor_pool_submit_with_options(
+    pool: *mut conveyor_pool,
+    data: *const u8,
+    len: usize,
+    recipe_json: *const c_char,
+    options: *const conveyor_job_options,
+    cb: conveyor_callback,
+    userdata: *mut c_void,
+    userdata_free: conveyor_userdata_free,
+    job_id_out: *mut u64,
+) -> conveyor_result {
+    // SAFETY: the same contract, passed on; `options` by this function's contract.
+    unsafe {
+        submit_impl(
+            pool,
+            data,
+            len,
+            recipe_json,
+            || options::read(options),
+            cb,
+            userdata,
+            userdata_free,
+            job_id_out,
         )
     }
 }
 
 /// Takes the next result of a job submitted without a callback. `timeout_ms` < 0 waits
-/// as long as needed, 0 does not wait. Returns `CONVEYOR_OK` with `*out` set (free it
-/// with `conveyor_job_result_free`), `CONVEYOR_TIMED_OUT` when nothing arrived in time,
-/// or `CONVEYOR_SHUT_DOWN` when the pool is shut down and no polled result remains.
+/// as long as needed, 0 does not wait. The thread sleeps while it waits. Returns
+/// `CONVEYOR_OK` with `*out` set (free it with `conveyor_job_result_free`),
+/// `CONVEYOR_TIMED_OUT` when nothing arrived in time, or `CONVEYOR_SHUT_DOWN` once the
+/// pool has shut down and every polled result was taken (a poll during a shutdown
+/// waits for the jobs still running).
 ///
 /// # Safety
 /// `pool` is live; `out` is writable.
@@ -306,41 +374,24 @@ pub unsafe extern "C" fn conveyor_pool_poll(
         if out.is_null() {
             return Err(null("out"));
         }
-        let deadline =
-            (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
-        loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(50)),
-                None => Duration::from_millis(50),
-            };
-            match p.poll_rx.recv_timeout(slice) {
-                Ok((outcome, ud)) => {
-                    p.poll_pending.fetch_sub(1, Ordering::SeqCst);
-                    let mut owned = OwnedResult::new(outcome, ud.ptr);
-                    owned.free_userdata = ud.free;
-                    // SAFETY: `out` is non-NULL and writable by contract. The box is
-                    // handed out as a pointer to its first field (see OwnedResult).
-                    unsafe { *out = Box::into_raw(owned).cast::<conveyor_job_result>() };
-                    return Ok(());
-                }
-                Err(RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),
-                Err(RecvTimeoutError::Timeout) => {
-                    if p.pool.is_shut_down() && p.poll_pending.load(Ordering::SeqCst) == 0 {
-                        return Err((
-                            conveyor_result::CONVEYOR_SHUT_DOWN,
-                            "the pool is shut down and no result is pending".into(),
-                        ));
-                    }
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err((
-                            conveyor_result::CONVEYOR_TIMED_OUT,
-                            "no result arrived in time".into(),
-                        ));
-                    }
-                }
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        match p.outcomes.wait(timeout) {
+            Ok(outcome) => {
+                let ud = p.polled.take(outcome.job_id);
+                let owned = polled_result(outcome, ud);
+                // SAFETY: `out` is non-NULL and writable by contract. The box is handed
+                // out as a pointer to its first field (see OwnedResult).
+                unsafe { *out = Box::into_raw(owned).cast::<conveyor_job_result>() };
+                Ok(())
             }
+            Err(RecvOutcomeError::Timeout) => Err((
+                conveyor_result::CONVEYOR_TIMED_OUT,
+                "no result arrived in time".into(),
+            )),
+            Err(RecvOutcomeError::Closed) => Err((
+                conveyor_result::CONVEYOR_SHUT_DOWN,
+                "the pool is shut down and no result is pending".into(),
+            )),
         }
     })
 }
@@ -370,13 +421,13 @@ pub unsafe extern "C" fn conveyor_pool_cancel(
     })
 }
 
-/// Writes the pool's statistics to `*out`.
+/// Writes the pool's statistics to `*out`. Reads the pool only.
 ///
 /// # Safety
 /// `pool` is live; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn conveyor_pool_stats(
-    pool: *mut conveyor_pool,
+    pool: *const conveyor_pool,
     out: *mut conveyor_stats,
 ) -> conveyor_result {
     guard(|| {
@@ -447,10 +498,11 @@ pub unsafe extern "C" fn conveyor_pool_free(pool: *mut conveyor_pool) {
         // once, by contract.
         let boxed = unsafe { Box::from_raw(pool) };
         boxed.pool.shutdown();
-        while let Ok((outcome, ud)) = boxed.poll_rx.try_recv() {
-            let mut owned = OwnedResult::new(outcome, ud.ptr);
-            owned.free_userdata = ud.free;
-            drop(owned);
+        // Every collected job has its outcome now, and (no other call running) its
+        // userdata entry.
+        while let Some(outcome) = boxed.outcomes.try_recv() {
+            let ud = boxed.polled.take(outcome.job_id);
+            drop(polled_result(outcome, ud));
         }
         drop(boxed);
     }));

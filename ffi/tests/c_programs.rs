@@ -4,6 +4,8 @@
 //! main-thread handle) and under ASan + UBSan. The event bus has two programs: the bus
 //! stress test (with the others) and the replay of the shared event script
 //! `testdata/events/events.json` (`ffi/tests/c/events.c`, fed commands made here).
+//! `ffi/tests/c/options.c` covers `conveyor_job_options` (key, deadline, queue wait,
+//! the `struct_size` rule) and the key in results and published folder names.
 #![allow(missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -236,6 +238,13 @@ fn check_readme(stdout: &str) {
     );
 }
 
+fn check_options(stdout: &str) {
+    assert!(
+        stdout.contains("options: ") && stdout.contains(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
 fn check_bus_stress(stdout: &str) {
     assert!(
         stdout.contains("bus_stress: 400 jobs, 1211 events, 8 stalled kept at most")
@@ -262,6 +271,11 @@ fn programs() -> Vec<(&'static str, Vec<PathBuf>, Check)> {
             check_readme,
         ),
         ("ffi/tests/c/misuse.c", vec![], check_misuse),
+        (
+            "ffi/tests/c/options.c",
+            vec![dir.join("photo_640x480.jpg")],
+            check_options,
+        ),
         ("ffi/tests/c/bus_stress.c", vec![], check_bus_stress),
     ]
 }

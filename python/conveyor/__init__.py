@@ -105,6 +105,8 @@ class Result:
     input_bytes: int
     outputs: list[Output] = field(default_factory=list)
     timings: Optional[Timings] = None
+    #: The key given to ``submit`` (it names the output folder), or None.
+    key: Optional[str] = None
 
     def output(self, name: str) -> Output:
         """The output with this name."""
@@ -191,7 +193,28 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
         input_bytes=r.input_bytes,
         outputs=outputs,
         timings=Timings(t.queued_us, t.decode_us, t.resize_us, t.encode_us, t.save_us, t.total_us),
+        key=_text(r.key),
     )
+
+
+def _job_options(block: bool, key: Optional[str], timeout: Optional[float]) -> _native.CJobOptions:
+    """The C options for one job; raises ``TypeError``/``ValueError`` for a bad key or
+    timeout (the key's own rules are the core's, checked when the job runs)."""
+    opts = _native.CJobOptions()
+    rc = _lib.conveyor_job_options_init(ctypes.byref(opts), ctypes.sizeof(opts))
+    if rc != 0:
+        raise _last_error(rc)
+    if not block:
+        opts.queue_wait = _native.QUEUE_WAIT_NEVER
+    if key is not None:
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a str, got {type(key).__name__}")
+        opts.key = key.encode()
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        opts.timeout_ms = max(1, round(timeout * 1000))
+    return opts
 
 
 def _last_error(code: int) -> ConveyorError:
@@ -275,7 +298,8 @@ class Pool:
             pass
 
     # -- submitting -------------------------------------------------------------------
-    def submit(self, data: Input, recipe: Recipe = None, *, block: bool = True) -> "Future[Result]":
+    def submit(self, data: Input, recipe: Recipe = None, *, block: bool = True, key: Optional[str] = None,
+               timeout: Optional[float] = None) -> "Future[Result]":
         """Submits an image; returns a Future of its :class:`Result`.
 
         ``data`` is bytes-like, a path (``str`` or ``pathlib.Path``, read here) or a
@@ -284,28 +308,35 @@ class Pool:
         Blocks while the queue is full (the GIL is released); with ``block=False``
         raises :class:`QueueFull` instead. An invalid recipe raises
         :class:`InvalidRecipe` at once. The future's ``job_id`` attribute is the id.
+        ``key`` names the job's output folder under ``output_dir`` (default: the job
+        id) and comes back as ``Result.key``; a key against the rules fails the job with
+        :class:`InvalidArgument`. ``timeout`` (seconds, queue time included) fails the
+        job with :class:`TimedOut` when it is not done in time.
         """
         handle = self._require_open()
+        options = _job_options(block, key, timeout)
         recipe_bytes = _recipe_json(recipe)
         data = _input_bytes(data)
         future: Future = Future()
         future.set_running_or_notify_cancel()  # before submitting: the callback may finish it at once
-        key = next(self._keys)
+        slot = next(self._keys)
         with self._lock:
-            self._futures[key] = future
+            self._futures[slot] = future
         job_id = ctypes.c_uint64()
-        submit = _lib.conveyor_pool_submit if block else _lib.conveyor_pool_try_submit
-        rc = submit(handle, data, len(data), recipe_bytes, self._callback, key, None, ctypes.byref(job_id))
+        rc = _lib.conveyor_pool_submit_with_options(handle, data, len(data), recipe_bytes, ctypes.byref(options),
+                                                    self._callback, slot, None, ctypes.byref(job_id))
         if rc != 0:
             with self._lock:
-                self._futures.pop(key, None)
+                self._futures.pop(slot, None)
             raise _last_error(rc)
         future.job_id = job_id.value  # type: ignore[attr-defined]
         return future
 
-    def process(self, data: Input, recipe: Recipe = None) -> Result:
-        """Processes one image and waits for it. Raises its ``ConveyorError`` on failure."""
-        return self.submit(data, recipe).result()
+    def process(self, data: Input, recipe: Recipe = None, *, key: Optional[str] = None,
+                timeout: Optional[float] = None) -> Result:
+        """Processes one image and waits for it (``key`` and ``timeout`` as in
+        :meth:`submit`). Raises its ``ConveyorError`` on failure."""
+        return self.submit(data, recipe, key=key, timeout=timeout).result()
 
     def map(self, inputs: Iterable[Input], recipe: Recipe = None) -> Iterator[Result]:
         """Processes many images, yielding results in input order (like ``Executor.map``);

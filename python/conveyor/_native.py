@@ -82,7 +82,24 @@ class CJobResult(Structure):
         ("outputs", POINTER(COutput)),
         ("output_count", c_size_t),
         ("userdata", c_void_p),
+        ("key", c_char_p),
     ]
+
+
+class CJobOptions(Structure):
+    """``conveyor_job_options``; ``struct_size`` is set to this struct's size."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("queue_wait", c_uint32),
+        ("key", c_char_p),
+        ("timeout_ms", c_uint64),
+        ("queue_wait_ms", c_uint64),
+    ]
+
+
+QUEUE_WAIT_BLOCK = 0
+QUEUE_WAIT_NEVER = 1
 
 
 class CStats(Structure):
@@ -117,6 +134,12 @@ for _name in ("conveyor_pool_submit", "conveyor_pool_try_submit"):
     _f = getattr(lib, _name)
     _f.restype = c_uint32
     _f.argtypes = [c_void_p, c_char_p, c_size_t, c_char_p, CALLBACK, c_void_p, c_void_p, POINTER(c_uint64)]
+lib.conveyor_pool_submit_with_options.restype = c_uint32
+lib.conveyor_pool_submit_with_options.argtypes = [
+    c_void_p, c_char_p, c_size_t, c_char_p, POINTER(CJobOptions), CALLBACK, c_void_p, c_void_p, POINTER(c_uint64),
+]
+lib.conveyor_job_options_init.restype = c_uint32
+lib.conveyor_job_options_init.argtypes = [POINTER(CJobOptions), c_size_t]
 lib.conveyor_pool_poll.restype = c_uint32
 lib.conveyor_pool_poll.argtypes = [c_void_p, c_int32, POINTER(POINTER(CJobResult))]
 lib.conveyor_job_result_free.restype = None

@@ -18,6 +18,9 @@ def use(pool: conveyor.Pool) -> int:
         pool.process(bytearray(b"..."))
         pool.process(memoryview(b"..."))
         pool.process(io.BytesIO(b"..."))
+        keyed = pool.process(b"...", recipe, key="user-7/avatar", timeout=2.5)
+        key: str | None = keyed.key
+        pool.submit(b"...", key=key, timeout=1, block=False)
         with open("x.jpg", "rb") as f:
             pool.submit(f).result()
         return r.input_width + r.output("o").width

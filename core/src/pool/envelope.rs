@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use web_time::Instant;
 
+use super::shared::Shared;
 use super::ticket::Reply;
-use super::Shared;
 use crate::error::{Error, ErrorKind, Stage};
 use crate::events::Event;
 use crate::job::{Job, JobId};

@@ -7,12 +7,22 @@
 //! overflow map (dashmap). Workers look the flag up at each stage boundary, but only
 //! while some cancel request is outstanding: a counter makes the check one atomic load
 //! in the common case.
+//!
+//! The table is model-checked with loom: the `loom_*` tests at the bottom run every
+//! interleaving of insert, cancel, remove and the workers' check, for a slot and for
+//! the overflow map (which is a mutex-guarded map under loom, standing in for dashmap's
+//! per-shard locks):
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p conveyor --lib loom
+//! ```
 
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use crossbeam_utils::CachePadded;
-use dashmap::DashMap;
+
+use super::sync::{AtomicU64, AtomicUsize};
 
 /// Hashes the pool's own sequential job ids with one multiplication (Fibonacci
 /// hashing). The ids are not chosen by users, so SipHash's flood resistance buys
@@ -37,10 +47,108 @@ impl Hasher for IdHasher {
 }
 
 /// Shards of the overflow map.
+#[cfg(not(loom))]
 const SHARDS: usize = 16;
 
 /// Set in a slot when a cancel was requested for the job in it.
 const CANCEL: u64 = 1 << 63;
+
+/// Jobs whose slot was taken by an older job still in flight: id → cancel flag. Each
+/// operation is atomic per id: dashmap locks the id's shard; under loom one mutex
+/// stands in for the shard locks.
+struct Overflow {
+    #[cfg(not(loom))]
+    map: dashmap::DashMap<u64, bool, BuildHasherDefault<IdHasher>>,
+    #[cfg(loom)]
+    map: super::sync::Mutex<std::collections::HashMap<u64, bool, BuildHasherDefault<IdHasher>>>,
+}
+
+#[cfg(not(loom))]
+impl Overflow {
+    fn new() -> Overflow {
+        Overflow {
+            map: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
+                0,
+                Default::default(),
+                SHARDS,
+            ),
+        }
+    }
+
+    fn insert(&self, id: u64) {
+        self.map.insert(id, false);
+    }
+
+    /// Removes `id`; its cancel flag, if it was there.
+    fn remove(&self, id: u64) -> Option<bool> {
+        self.map.remove(&id).map(|(_, flag)| flag)
+    }
+
+    /// Sets `id`'s cancel flag, running `first` (under the id's lock) when it was not
+    /// set yet. `false` when `id` is not here.
+    fn cancel(&self, id: u64, first: impl FnOnce()) -> bool {
+        match self.map.get_mut(&id) {
+            Some(mut flag) => {
+                if !*flag {
+                    first();
+                    *flag = true;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `id`'s cancel flag, if it is here.
+    fn get(&self, id: u64) -> Option<bool> {
+        self.map.get(&id).map(|flag| *flag)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The same operations, each under the one mutex.
+#[cfg(loom)]
+impl Overflow {
+    fn new() -> Overflow {
+        Overflow {
+            map: Default::default(),
+        }
+    }
+
+    fn insert(&self, id: u64) {
+        self.map.lock().unwrap().insert(id, false);
+    }
+
+    fn remove(&self, id: u64) -> Option<bool> {
+        self.map.lock().unwrap().remove(&id)
+    }
+
+    fn cancel(&self, id: u64, first: impl FnOnce()) -> bool {
+        match self.map.lock().unwrap().get_mut(&id) {
+            Some(flag) => {
+                if !*flag {
+                    first();
+                    *flag = true;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<bool> {
+        self.map.lock().unwrap().get(&id).copied()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+}
 
 /// Jobs in flight and their cancel flags.
 pub(crate) struct Registry {
@@ -48,7 +156,7 @@ pub(crate) struct Registry {
     /// free. Ids `S` apart share a slot; neighbouring ids sit on different cache lines.
     slots: Box<[AtomicU64]>,
     /// Jobs whose slot was taken by an older job still in flight.
-    overflow: DashMap<u64, bool, BuildHasherDefault<IdHasher>>,
+    overflow: Overflow,
     /// Cancel flags set and not yet removed.
     outstanding: CachePadded<AtomicUsize>,
 }
@@ -64,11 +172,7 @@ impl Registry {
             .next_power_of_two();
         Registry {
             slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            overflow: DashMap::with_capacity_and_hasher_and_shard_amount(
-                0,
-                Default::default(),
-                SHARDS,
-            ),
+            overflow: Overflow::new(),
             outstanding: CachePadded::new(AtomicUsize::new(0)),
         }
     }
@@ -86,7 +190,7 @@ impl Registry {
             .compare_exchange(0, id, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
-            self.overflow.insert(id, false);
+            self.overflow.insert(id);
         }
     }
 
@@ -105,7 +209,7 @@ impl Registry {
                 Err(now) => v = now,
             }
         }
-        if let Some((_, true)) = self.overflow.remove(&id) {
+        if let Some(true) = self.overflow.remove(id) {
             self.outstanding.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -128,16 +232,9 @@ impl Registry {
                 }
             }
         }
-        match self.overflow.get_mut(&id) {
-            Some(mut flag) => {
-                if !*flag {
-                    self.outstanding.fetch_add(1, Ordering::SeqCst);
-                    *flag = true;
-                }
-                true
-            }
-            None => false,
-        }
+        self.overflow.cancel(id, || {
+            self.outstanding.fetch_add(1, Ordering::SeqCst);
+        })
     }
 
     /// Whether a cancel was requested for this job.
@@ -149,11 +246,11 @@ impl Registry {
         if v & !CANCEL == id {
             return v & CANCEL != 0;
         }
-        self.overflow.get(&id).is_some_and(|f| *f)
+        self.overflow.get(id).unwrap_or(false)
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -178,7 +275,7 @@ mod tests {
             r.remove(id);
         }
         assert_eq!(r.outstanding.load(Ordering::SeqCst), 0);
-        assert!(r.overflow.is_empty());
+        assert_eq!(r.overflow.len(), 0);
         assert!(r.slots.iter().all(|s| s.load(Ordering::SeqCst) == 0));
         assert!(!r.cancel(3), "a finished job is not pending");
         assert!(!r.cancel(0));
@@ -199,5 +296,122 @@ mod tests {
         for id in 1000..1000 + n {
             assert!(seen.insert(r.slot(id) as *const AtomicU64 as usize));
         }
+    }
+}
+
+/// Model tests: loom runs each closure under every interleaving of its threads (see the
+/// module docs for the command). The ids `A` and `B` share a slot of the 64-slot table.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    const A: u64 = 1;
+    const B: u64 = 65;
+
+    /// Nothing left behind: no job, no flag, no outstanding count.
+    fn assert_clean(r: &Registry) {
+        assert_eq!(
+            r.outstanding.load(Ordering::SeqCst),
+            0,
+            "a cancel count leaked"
+        );
+        assert!(r.slots.iter().all(|s| s.load(Ordering::SeqCst) == 0));
+        assert_eq!(r.overflow.len(), 0);
+    }
+
+    #[test]
+    fn loom_ids_a_and_b_share_a_slot() {
+        loom::model(|| {
+            let r = Registry::new(1);
+            assert!(std::ptr::eq(r.slot(A), r.slot(B)));
+        });
+    }
+
+    /// A cancel racing the job's completion: either the cancel lands first (and
+    /// completion takes its count back) or it finds nothing; no count leaks.
+    #[test]
+    fn loom_cancel_races_completion() {
+        loom::model(|| {
+            let r = Arc::new(Registry::new(1));
+            r.insert(A);
+            let r2 = r.clone();
+            let canceller = thread::spawn(move || r2.cancel(A));
+            r.remove(A);
+            canceller.join().unwrap();
+            assert_clean(&r);
+            assert!(!r.cancel(A), "a finished job is not pending");
+            assert_clean(&r);
+        });
+    }
+
+    /// Two racing cancels of one job: both report it pending, the count is taken once.
+    #[test]
+    fn loom_double_cancel_counts_once() {
+        loom::model(|| {
+            let r = Arc::new(Registry::new(1));
+            r.insert(A);
+            let r2 = r.clone();
+            let other = thread::spawn(move || r2.cancel(A));
+            assert!(r.cancel(A));
+            assert!(other.join().unwrap());
+            assert_eq!(r.outstanding.load(Ordering::SeqCst), 1);
+            assert!(r.is_cancelled(A));
+            r.remove(A);
+            assert_clean(&r);
+        });
+    }
+
+    /// A worker that knows a cancel has returned sees it at its next check, and never
+    /// sees a cancel for another job.
+    #[test]
+    fn loom_a_returned_cancel_reaches_the_worker() {
+        loom::model(|| {
+            let r = Arc::new(Registry::new(1));
+            r.insert(A);
+            r.insert(2);
+            let done = Arc::new(AtomicBool::new(false));
+            let (r2, done2) = (r.clone(), done.clone());
+            let canceller = thread::spawn(move || {
+                assert!(r2.cancel(A));
+                done2.store(true, Ordering::Release);
+            });
+            if done.load(Ordering::Acquire) {
+                assert!(r.is_cancelled(A));
+            }
+            assert!(!r.is_cancelled(2));
+            canceller.join().unwrap();
+            assert!(r.is_cancelled(A));
+            r.remove(A);
+            r.remove(2);
+            assert_clean(&r);
+        });
+    }
+
+    /// Two jobs that share a slot, in flight at once on two threads: one takes the
+    /// slot, the other the overflow map, whichever order they come in; cancels and
+    /// checks find each in its place, and both leave nothing behind.
+    #[test]
+    fn loom_jobs_sharing_a_slot() {
+        loom::model(|| {
+            let r = Arc::new(Registry::new(1));
+            let r2 = r.clone();
+            let other = thread::spawn(move || {
+                r2.insert(B);
+                assert!(r2.cancel(B));
+                assert!(r2.is_cancelled(B));
+                r2.remove(B);
+            });
+            r.insert(A);
+            assert!(!r.is_cancelled(A));
+            assert!(r.cancel(A));
+            assert!(r.is_cancelled(A));
+            r.remove(A);
+            other.join().unwrap();
+            assert_clean(&r);
+        });
     }
 }

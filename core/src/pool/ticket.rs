@@ -114,6 +114,20 @@ impl Outcomes {
         self.rx.recv_timeout(timeout).ok()
     }
 
+    /// Waits up to `timeout` (`None`: as long as needed) for the next outcome, and
+    /// says why none came: [`RecvOutcomeError::Timeout`], or
+    /// [`RecvOutcomeError::Closed`] once the pool has shut down and every outcome was
+    /// read. The C door's `conveyor_pool_poll` is this call.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<Outcome, RecvOutcomeError> {
+        match timeout {
+            None => self.rx.recv().map_err(|_| RecvOutcomeError::Closed),
+            Some(t) => self.rx.recv_timeout(t).map_err(|e| match e {
+                RecvTimeoutError::Timeout => RecvOutcomeError::Timeout,
+                RecvTimeoutError::Disconnected => RecvOutcomeError::Closed,
+            }),
+        }
+    }
+
     /// The next outcome if one is ready.
     pub fn try_recv(&self) -> Option<Outcome> {
         self.rx.try_recv().ok()
@@ -129,6 +143,26 @@ impl Outcomes {
         self.rx.is_empty()
     }
 }
+
+/// Why [`Outcomes::wait`] returned no outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvOutcomeError {
+    /// Nothing arrived in time.
+    Timeout,
+    /// The pool has shut down and every outcome was read.
+    Closed,
+}
+
+impl std::fmt::Display for RecvOutcomeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecvOutcomeError::Timeout => "no outcome arrived in time",
+            RecvOutcomeError::Closed => "the pool has shut down and every outcome was read",
+        })
+    }
+}
+
+impl std::error::Error for RecvOutcomeError {}
 
 impl Iterator for Outcomes {
     type Item = Outcome;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use super::envelope::Envelope;
-use super::{Msg, Shared};
+use super::shared::{Msg, Shared};
 use crate::error::{Error, ErrorKind, Stage};
 use crate::events::Event;
 use crate::pipeline::{self, Context};
