@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use conveyor::pool::RecvOutcomeError;
-use conveyor::{Job, JobId, Outcome, Outcomes, Pool, PoolConfig, Recipe};
+use conveyor::{Job, JobId, Outcome, Outcomes, Pool, PoolConfig, ValidRecipe};
 
 use crate::boundary::{guard, null, opt_str};
 use crate::job_result::{conveyor_job_result, OwnedResult};
@@ -187,7 +187,7 @@ unsafe fn submit_impl(
                 conveyor_result::CONVEYOR_INVALID_RECIPE,
             )
         }? {
-            Some(j) => Some(Recipe::from_json(j).map_err(|e| (e.kind.into(), e.message))?),
+            Some(j) => Some(ValidRecipe::from_json(j).map_err(|e| (e.kind.into(), e.message))?),
             None => None,
         };
         let bytes = if len == 0 {
@@ -199,7 +199,7 @@ unsafe fn submit_impl(
         };
         let mut job = Job::new(bytes);
         if let Some(r) = recipe {
-            job = job.with_recipe(r);
+            job = job.with_valid_recipe(r);
         }
         if let Some(key) = options.key {
             job = job.with_key(key);
