@@ -47,11 +47,17 @@
 //! - each output of a recipe with several outputs equals the same output made alone
 //!   in a one-output recipe: byte for byte when it is not resampled (original size,
 //!   pure crops and pads: the same pixels through the same deterministic encoder), and
-//!   within a PSNR of [`MIN_PSNR_DB`] when it is (the engine may make a smaller output
-//!   from a larger earlier one instead of from the source; Lanczos from an
-//!   intermediate of at least twice the resolution differs from Lanczos from the
-//!   source by a few levels at hard edges, which is far above 40 dB, while a wrong
-//!   plan — an enlarged intermediate, a shifted crop — is far below it).
+//!   otherwise, compared premultiplied by alpha, within a PSNR of [`MIN_PSNR_DB`]
+//!   (35 dB). The engine may make a smaller output from a larger earlier one (at least
+//!   twice its resolution) instead of from the source; on these tiny hard-edged
+//!   images that differs from Lanczos from the source by up to 11 levels at edges,
+//!   36.6 dB at worst over the default run's 538 comparisons (5th percentile 42 dB),
+//!   so 40 dB would fail a correct plan. When a JPEG source would be decoded at
+//!   another DCT scale alone than with the others (shrink-on-load takes the scale the
+//!   largest output allows), the two are different decodes and the bound is only
+//!   [`MIN_PSNR_OTHER_SHRINK_DB`] (20 dB; measured as low as 23.7 dB): a sanity check
+//!   against a wrong orientation, crop or channel order. The run prints the measured
+//!   distribution.
 //!
 //! **Regressions first.** Every failure this test ever found is kept in
 //! `testdata/recipes/regressions/*.json` (image name, recipe, optional limits and
@@ -326,7 +332,10 @@ fn jpeg_raw(w: u32, h: u32, kind: jpeg_encoder::ColorType, segments: &[(u8, Vec<
             .pixels()
             .flat_map(|p| [255 - p.0[0], 255 - p.0[1], 255 - p.0[2], p.0[3] / 4])
             .collect(),
-        _ => img.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2]]).collect(),
+        _ => img
+            .pixels()
+            .flat_map(|p| [p.0[0], p.0[1], p.0[2]])
+            .collect(),
     };
     let mut out = Vec::new();
     let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
@@ -386,7 +395,13 @@ impl Source {
         let exif_tiff = |o: u8| common::exif(o as u16, false)[6..].to_vec();
         let palette = |n: usize| -> Vec<(&'static [u8; 4], Vec<u8>)> {
             let plte: Vec<u8> = (0..n)
-                .flat_map(|i| [(i * 97 % 256) as u8, (i * 53 % 256) as u8, (255 - i * 31 % 256) as u8])
+                .flat_map(|i| {
+                    [
+                        (i * 97 % 256) as u8,
+                        (i * 53 % 256) as u8,
+                        (255 - i * 31 % 256) as u8,
+                    ]
+                })
                 .collect();
             let trns: Vec<u8> = (0..n.min(3)).map(|i| (i * 100) as u8).collect();
             vec![(b"PLTE", plte), (b"tRNS", trns)]
@@ -436,7 +451,10 @@ impl Source {
             0 => (1, 1),
             1 => (1, rng.range(2, 300) as u32),
             2 => (rng.range(2, 300) as u32, 1),
-            3 | 4 => (rng.range(0, 31) as u32 * 2 + 1, rng.range(0, 31) as u32 * 2 + 1),
+            3 | 4 => (
+                rng.range(0, 31) as u32 * 2 + 1,
+                rng.range(0, 31) as u32 * 2 + 1,
+            ),
             5 => (rng.range(2, 4) as u32, rng.range(2, 4) as u32),
             _ => (rng.range(1, 64) as u32, rng.range(1, 64) as u32),
         };
@@ -465,7 +483,8 @@ const FITS: [&str; 4] = ["inside", "cover", "contain", "fill"];
 fn random_output(rng: &mut Rng, i: usize, src: (u32, u32)) -> Map<String, Value> {
     let mut o = Map::new();
     let format = rng.pick(&FORMATS);
-    let mut fields: Vec<(&str, Value)> = vec![("name", json!(format!("o{i}"))), ("format", json!(format))];
+    let mut fields: Vec<(&str, Value)> =
+        vec![("name", json!(format!("o{i}"))), ("format", json!(format))];
     let (w, h) = (side(rng, src.0), side(rng, src.1));
     match rng.range(0, 5) {
         0 => {}
@@ -544,7 +563,10 @@ fn break_recipe(rng: &mut Rng, r: &mut Value) -> String {
             "png" => ("lossless", json!(true)),
             _ => ("compression", json!(3)),
         },
-        7 => ("background", json!(rng.pick(&["red", "#12", "#gggggg", "#1234567"]))),
+        7 => (
+            "background",
+            json!(rng.pick(&["red", "#12", "#gggggg", "#1234567"])),
+        ),
         8 => ("name", json!(rng.pick(&["", "../x", "a b", "é"]))),
         9 => ("fit", json!("squash")),
         10 => {
@@ -672,7 +694,13 @@ fn round(v: f64) -> u64 {
 
 fn plan(u: (u32, u32), spec: &OutputSpec) -> Planned {
     let (sw, sh) = (u.0 as f64, u.1 as f64);
-    let cap = |s: f64| if spec.without_enlargement { s.min(1.0) } else { s };
+    let cap = |s: f64| {
+        if spec.without_enlargement {
+            s.min(1.0)
+        } else {
+            s
+        }
+    };
     let scaled = |s: f64| (round(sw * s), round(sh * s), s != 1.0);
     let simple = |(w, h, r): (u64, u64, bool)| Planned {
         size: (w, h),
@@ -728,7 +756,10 @@ fn shrink(plans: &[&Planned]) -> u32 {
         .iter()
         .map(|p| {
             let ratio = (p.region.0 / p.resize.0 as f64).min(p.region.1 / p.resize.1 as f64);
-            [8, 4, 2, 1].into_iter().find(|&d| d as f64 <= ratio).unwrap_or(1)
+            [8, 4, 2, 1]
+                .into_iter()
+                .find(|&d| d as f64 <= ratio)
+                .unwrap_or(1)
         })
         .min()
         .unwrap_or(1)
@@ -743,7 +774,12 @@ fn max_dimension(f: OutputFormat) -> u64 {
 }
 
 /// Why the recipe must be refused with `limit_exceeded`, or `None` if it must succeed.
-fn over_limits(specs: &[OutputSpec], plans: &[Planned], u: (u32, u32), l: OutputLimits) -> Option<String> {
+fn over_limits(
+    specs: &[OutputSpec],
+    plans: &[Planned],
+    u: (u32, u32),
+    l: OutputLimits,
+) -> Option<String> {
     let mut total = 0u64;
     for (i, (spec, p)) in specs.iter().zip(plans).enumerate() {
         let (w, h) = p.size;
@@ -917,7 +953,13 @@ fn lossless(spec: &OutputSpec) -> bool {
 }
 
 /// Checks a successful report against the source, the recipe and the model.
-fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Report, problems: &mut Vec<String>) {
+fn check_report(
+    src: &Source,
+    recipe: &Recipe,
+    plans: &[Planned],
+    report: &Report,
+    problems: &mut Vec<String>,
+) {
     let mut bad = |s: String| problems.push(s);
     let input = &report.input;
     if (input.format, input.width, input.height, input.orientation)
@@ -936,7 +978,11 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
         ));
     }
     if report.outputs.len() != recipe.outputs.len() {
-        bad(format!("{} outputs for {} specs", report.outputs.len(), recipe.outputs.len()));
+        bad(format!(
+            "{} outputs for {} specs",
+            report.outputs.len(),
+            recipe.outputs.len()
+        ));
         return;
     }
     let orientation = if recipe.auto_orient {
@@ -959,17 +1005,25 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
         }
         let (uw, uh) = (upright.0 as u64, upright.1 as u64);
         // The fit rules, stated directly.
-        let both = spec.width.zip(spec.height).map(|(a, b)| (a as u64, b as u64));
+        let both = spec
+            .width
+            .zip(spec.height)
+            .map(|(a, b)| (a as u64, b as u64));
         let mut rule = |ok: bool, what: &str| {
             if !ok {
-                bad(format!("{n}: {w}x{h} from {uw}x{uh} breaks the rule: {what}"));
+                bad(format!(
+                    "{n}: {w}x{h} from {uw}x{uh} breaks the rule: {what}"
+                ));
             }
         };
         match (both, spec.fit) {
-            (Some((bw, bh)), Fit::Contain) => rule((w, h) == (bw, bh), "contain is exactly the box"),
-            (Some((bw, bh)), Fit::Cover | Fit::Fill) if !spec.without_enlargement => {
-                rule((w, h) == (bw, bh), "cover/fill with enlargement are exactly the box")
+            (Some((bw, bh)), Fit::Contain) => {
+                rule((w, h) == (bw, bh), "contain is exactly the box")
             }
+            (Some((bw, bh)), Fit::Cover | Fit::Fill) if !spec.without_enlargement => rule(
+                (w, h) == (bw, bh),
+                "cover/fill with enlargement are exactly the box",
+            ),
             (Some((bw, bh)), Fit::Cover | Fit::Fill) => rule(
                 (w, h) == (bw.min(uw), bh.min(uh)),
                 "cover/fill without enlargement are the box capped at the source",
@@ -978,8 +1032,17 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
                 // inside, or a one-sided box: within the box, aspect kept within
                 // rounding, and touching the box unless capped at the source.
                 let (bw, bh) = (spec.width.map(|v| v as u64), spec.height.map(|v| v as u64));
-                rule(bw.is_none_or(|b| w <= b) && bh.is_none_or(|b| h <= b), "inside the box");
-                let lo = |v: u64, s: u64| if v <= 1 { 0.0 } else { (v as f64 - 0.5) / s as f64 };
+                rule(
+                    bw.is_none_or(|b| w <= b) && bh.is_none_or(|b| h <= b),
+                    "inside the box",
+                );
+                let lo = |v: u64, s: u64| {
+                    if v <= 1 {
+                        0.0
+                    } else {
+                        (v as f64 - 0.5) / s as f64
+                    }
+                };
                 let hi = |v: u64, s: u64| (v as f64 + 0.5) / s as f64;
                 rule(
                     lo(w, uw).max(lo(h, uh)) <= hi(w, uw).min(hi(h, uh)) + 1e-9,
@@ -991,10 +1054,16 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
             }
         }
         if spec.without_enlargement && !(both.is_some() && spec.fit == Fit::Contain) {
-            rule(w <= uw && h <= uh, "never larger than the source without enlargement");
+            rule(
+                w <= uw && h <= uh,
+                "never larger than the source without enlargement",
+            );
         }
         if (w, h) != p.size {
-            bad(format!("{n}: {w}x{h}, the fit rules give {}x{}", p.size.0, p.size.1));
+            bad(format!(
+                "{n}: {w}x{h}, the fit rules give {}x{}",
+                p.size.0, p.size.1
+            ));
         }
         // The bytes.
         let Some(data) = out.data.as_ref() else {
@@ -1002,7 +1071,11 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
             continue;
         };
         if data.len() as u64 != out.byte_len {
-            bad(format!("{n}: byte_len {} for {} bytes", out.byte_len, data.len()));
+            bad(format!(
+                "{n}: byte_len {} for {} bytes",
+                out.byte_len,
+                data.len()
+            ));
         }
         let img = match decode_output(data) {
             Ok((f, img)) => {
@@ -1010,7 +1083,11 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
                     bad(format!("{n}: bytes are {f:?}, not {:?}", spec.format));
                 }
                 if (img.width() as u64, img.height() as u64) != (w, h) {
-                    bad(format!("{n}: decodes at {}x{}, reported {w}x{h}", img.width(), img.height()));
+                    bad(format!(
+                        "{n}: decodes at {}x{}, reported {w}x{h}",
+                        img.width(),
+                        img.height()
+                    ));
                     continue;
                 }
                 img
@@ -1043,7 +1120,10 @@ fn check_report(src: &Source, recipe: &Recipe, plans: &[Planned], report: &Repor
         }
     }
     if report.memory_estimate < largest {
-        bad(format!("memory estimate {} below the largest output's {largest} pixels", report.memory_estimate));
+        bad(format!(
+            "memory estimate {} below the largest output's {largest} pixels",
+            report.memory_estimate
+        ));
     }
 }
 
@@ -1111,7 +1191,9 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
                 let job = Job::new(src.bytes.clone()).with_recipe(raw);
                 match runner.run(vec![job]).pop().unwrap() {
                     Ok(o) => match o.result {
-                        Err(e) if e.kind == ErrorKind::InvalidRecipe && e.stage == Some(Stage::Validate) => {}
+                        Err(e)
+                            if e.kind == ErrorKind::InvalidRecipe
+                                && e.stage == Some(Stage::Validate) => {}
                         other => problems.push(format!(
                             "the pool ran an invalid recipe struct: {:?}",
                             other.map(|r| r.outputs.len())
@@ -1154,7 +1236,10 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
     };
     if let Some(pinned) = &expect.pinned {
         if got != pinned {
-            problems.push(format!("expected {pinned}, got {got}: {:?}", main.result.as_ref().err()));
+            problems.push(format!(
+                "expected {pinned}, got {got}: {:?}",
+                main.result.as_ref().err()
+            ));
         }
     }
     let report = match (&main.result, &refusal) {
@@ -1208,17 +1293,27 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
         }
         if !p.resampled {
             if a != b {
-                problems.push(format!("{n}: not resampled, yet its bytes differ from the output made alone"));
+                problems.push(format!(
+                    "{n}: not resampled, yet its bytes differ from the output made alone"
+                ));
             }
             continue;
         }
         if let (Ok((_, x)), Ok((_, y))) = (decode_output(a), decode_output(b)) {
-            let channels = if spec.format == OutputFormat::Jpeg { 3 } else { 4 };
+            let channels = if spec.format == OutputFormat::Jpeg {
+                3
+            } else {
+                4
+            };
             let (db, max) = psnr(&x.to_rgba8(), &y.to_rgba8(), channels);
             let all: Vec<&Planned> = plans.iter().collect();
             let other_shrink = src.format == InputFormat::Jpeg && shrink(&all) != shrink(&[p]);
             STATS.lock().unwrap().push((db, max, other_shrink));
-            let min = if other_shrink { MIN_PSNR_OTHER_SHRINK_DB } else { MIN_PSNR_DB };
+            let min = if other_shrink {
+                MIN_PSNR_OTHER_SHRINK_DB
+            } else {
+                MIN_PSNR_DB
+            };
             if db < min {
                 problems.push(format!(
                     "{n}: differs from the output made alone: PSNR {db:.1} dB < {min} dB, max diff {max} \
@@ -1236,10 +1331,21 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
 // Shrinking and reporting.
 
 /// Removes outputs, then optional fields, while the case still fails the same way.
-fn minimise(runner: &mut Runner, src: &Source, recipe: &Value, expect: &Expect, first: &str) -> Value {
-    let tag = |p: &[String]| p.first().map(|s| s.split(':').next().unwrap_or("").to_string());
+fn minimise(
+    runner: &mut Runner,
+    src: &Source,
+    recipe: &Value,
+    expect: &Expect,
+    first: &str,
+) -> Value {
+    let tag = |p: &[String]| {
+        p.first()
+            .map(|s| s.split(':').next().unwrap_or("").to_string())
+    };
     let want = first.split(':').next().unwrap_or("").to_string();
-    let still = |runner: &mut Runner, r: &Value| tag(&check(runner, src, &r.to_string(), expect)) == Some(want.clone());
+    let still = |runner: &mut Runner, r: &Value| {
+        tag(&check(runner, src, &r.to_string(), expect)) == Some(want.clone())
+    };
     let mut best = recipe.clone();
     let mut tries = 0;
     let mut changed = true;
@@ -1259,7 +1365,10 @@ fn minimise(runner: &mut Runner, src: &Source, recipe: &Value, expect: &Expect, 
                 .as_object()
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default();
-            for k in keys.iter().filter(|k| !["name", "format"].contains(&k.as_str())) {
+            for k in keys
+                .iter()
+                .filter(|k| !["name", "format"].contains(&k.as_str()))
+            {
                 let mut c = best.clone();
                 c["outputs"][i].as_object_mut().unwrap().remove(k);
                 candidates.push(c);
@@ -1307,15 +1416,23 @@ fn regressions() -> Vec<Regression> {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(v["found"].as_str().is_some_and(|s| !s.is_empty()), "{name}: say what was found");
+            assert!(
+                v["found"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}: say what was found"
+            );
             let text = match (v.get("recipe"), v.get("recipe_text")) {
                 (Some(r), None) => r.to_string(),
                 (None, Some(t)) => t.as_str().expect("recipe_text is a string").to_string(),
                 _ => panic!("{name}: exactly one of recipe and recipe_text"),
             };
             Regression {
-                image: v["image"].as_str().unwrap_or_else(|| panic!("{name}: image")).to_string(),
-                limits: v.get("limits").map(|l| serde_json::from_value(l.clone()).unwrap()),
+                image: v["image"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: image"))
+                    .to_string(),
+                limits: v
+                    .get("limits")
+                    .map(|l| serde_json::from_value(l.clone()).unwrap()),
                 expect: Expect {
                     broken: None,
                     pinned: v.get("expect").map(|e| e.as_str().unwrap().to_string()),
@@ -1362,7 +1479,10 @@ fn the_recipe_space_holds() {
             failures.push(format!("regressions: job {id:?} had more than one outcome"));
         }
     }
-    println!("recipe_space: {} regression cases, {replayed} jobs", cases.len());
+    println!(
+        "recipe_space: {} regression cases, {replayed} jobs",
+        cases.len()
+    );
 
     // Then the generated space, for a bounded time.
     let seed = seed();
@@ -1373,7 +1493,9 @@ fn the_recipe_space_holds() {
     let (mut recipes, mut found) = (0u64, 0usize);
     while start.elapsed() < budget && found < 10 {
         let name = Source::random_name(&mut rng);
-        let src = sources.entry(name.clone()).or_insert_with(|| Source::make(&name));
+        let src = sources
+            .entry(name.clone())
+            .or_insert_with(|| Source::make(&name));
         let case = random_case(&mut rng, src);
         recipes += 1;
         let expect = Expect {
@@ -1410,5 +1532,10 @@ fn the_recipe_space_holds() {
         start.elapsed().as_secs_f64()
     );
     println!("recipe_space: {}", stats_line());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
