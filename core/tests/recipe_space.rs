@@ -48,16 +48,18 @@
 //!   in a one-output recipe: byte for byte when it is not resampled (original size,
 //!   pure crops and pads: the same pixels through the same deterministic encoder), and
 //!   otherwise, compared premultiplied by alpha, within a PSNR of [`MIN_PSNR_DB`]
-//!   (35 dB). The engine may make a smaller output from a larger earlier one (at least
+//!   (30 dB). The engine may make a smaller output from a larger earlier one (at least
 //!   twice its resolution) instead of from the source; on these tiny hard-edged
-//!   images that differs from Lanczos from the source by up to 11 levels at edges,
-//!   36.6 dB at worst over the default run's 538 comparisons (5th percentile 42 dB),
-//!   so 40 dB would fail a correct plan. When a JPEG source would be decoded at
-//!   another DCT scale alone than with the others (shrink-on-load takes the scale the
-//!   largest output allows), the two are different decodes and the bound is only
-//!   [`MIN_PSNR_OTHER_SHRINK_DB`] (20 dB; measured as low as 23.7 dB): a sanity check
-//!   against a wrong orientation, crop or channel order. The run prints the measured
-//!   distribution.
+//!   images, and on the dithered GIFs, that differs from Lanczos from the source by up
+//!   to about 20 levels at edges (lowest measured: 32.8 dB for a lossless PNG from a
+//!   GIF, seed 7, 150 s; 35.9 dB in the default run), so 40 dB would fail a correct
+//!   plan. Lossy outputs below quality [`MIN_COMPARED_QUALITY`] (75) are compared for
+//!   size only: at quality 5 to 34 the encoder turned those few levels into 30 to 33 dB.
+//!   When a JPEG source would be decoded at another DCT scale alone than with the
+//!   others (shrink-on-load takes the scale every output allows), the two are different
+//!   decodes and the bound is only [`MIN_PSNR_OTHER_SHRINK_DB`] (15 dB; measured as low
+//!   as 19.6 dB, a 6x1 output from a 52x10 JPEG decoded at 1/8): a sanity check against
+//!   a wrong orientation, crop or channel order. The run prints the distribution.
 //!
 //! **Regressions first.** Every failure this test ever found is kept in
 //! `testdata/recipes/regressions/*.json` (image name, recipe, optional limits and
@@ -96,13 +98,17 @@ use serde_json::{json, Map, Value};
 
 /// The lowest PSNR, in dB, between an output made with others and the same output made
 /// alone, when it is resampled from the same decoded pixels (see the module doc).
-const MIN_PSNR_DB: f64 = 35.0;
+const MIN_PSNR_DB: f64 = 30.0;
+
+/// Lossy outputs below this quality are not compared pixel by pixel with the output
+/// made alone (see the module doc).
+const MIN_COMPARED_QUALITY: u8 = 75;
 
 /// The same, when a JPEG source is decoded at another DCT scale alone than with the
 /// others (shrink-on-load takes the smallest scale any output allows). Only a sanity
 /// bound: it catches a wrong orientation, crop or channel order, not filter
 /// differences (see the module doc).
-const MIN_PSNR_OTHER_SHRINK_DB: f64 = 20.0;
+const MIN_PSNR_OTHER_SHRINK_DB: f64 = 15.0;
 
 /// Seconds of generated jobs (`CONVEYOR_PROP_SECS`, default 45).
 fn budget() -> Duration {
@@ -1305,6 +1311,11 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
             } else {
                 4
             };
+            // A lossy encoder at low quality turns a level of difference in its input
+            // into many in its output: those outputs are compared for size only.
+            if !lossless(spec) && spec.effective_quality() < MIN_COMPARED_QUALITY {
+                continue;
+            }
             let (db, max) = psnr(&x.to_rgba8(), &y.to_rgba8(), channels);
             let all: Vec<&Planned> = plans.iter().collect();
             let other_shrink = src.format == InputFormat::Jpeg && shrink(&all) != shrink(&[p]);
@@ -1315,11 +1326,18 @@ fn check(runner: &mut Runner, src: &Source, text: &str, expect: &Expect) -> Vec<
                 MIN_PSNR_DB
             };
             if db < min {
+                let scales = if src.format == InputFormat::Jpeg {
+                    format!(
+                        " (decoded at 1/{} with the others, 1/{} alone)",
+                        shrink(&all),
+                        shrink(&[p])
+                    )
+                } else {
+                    String::new()
+                };
                 problems.push(format!(
-                    "{n}: differs from the output made alone: PSNR {db:.1} dB < {min} dB, max diff {max} \
-                     (decoded at 1/{} with the others, 1/{} alone)",
-                    shrink(&all),
-                    shrink(&[p])
+                    "{n}: differs from the output made alone: PSNR {db:.1} dB < {min} dB, \
+                     max diff {max}{scales}"
                 ));
             }
         }
