@@ -200,3 +200,62 @@ fn replay_known_failing(name: &str) {
 fn regression_f1_width_only_enlarge_is_refused_not_aborted() {
     replay_known_failing(F1);
 }
+
+/// The shared vectors (`testdata/vectors/vectors.json`) through the C ABI, with the same
+/// replay program: each case's recipe text (`recipe_text` as written, or `recipe` as
+/// JSON) and input are submitted on a pool with the case's limits, and the code (the
+/// submit's, or the job's when the submit is accepted) and the number of outputs must
+/// be what the case expects. Sizes are checked by the Rust, Python and JS replays.
+#[test]
+fn the_shared_vectors_give_the_same_codes_through_the_c_abi() {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testdata/vectors/vectors.json")).unwrap(),
+    )
+    .unwrap();
+    let exe = build_replay();
+    let dir = lib_dir().join("c-tests/vectors");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
+        let name = case["name"].as_str().unwrap();
+        let text = match case.get("recipe_text") {
+            Some(t) => t.as_str().unwrap().to_string(),
+            None => case["recipe"].to_string(),
+        };
+        let mut file = text.into_bytes();
+        file.push(0);
+        file.extend(
+            std::fs::read(
+                root()
+                    .join("testdata/vectors/inputs")
+                    .join(case["input"].as_str().unwrap()),
+            )
+            .unwrap(),
+        );
+        let path = dir.join(format!("case{i}"));
+        std::fs::write(&path, file).unwrap();
+        let config = match case.get("limits") {
+            Some(l) => format!(r#"{{"workers":1,"limits":{l}}}"#),
+            None => r#"{"workers":1}"#.to_string(),
+        };
+        let out = Command::new(&exe).arg(&config).arg(&path).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: fuzz_replay failed:\n{stdout}"
+        );
+        let line = stdout.lines().next().unwrap_or_default();
+        let expect = &case["expect"];
+        let want = if expect["ok"] == true {
+            let n = expect["outputs"].as_array().unwrap().len();
+            format!(" submit=ok job=ok outputs={n}")
+        } else {
+            let code = expect["code"].as_str().unwrap();
+            if line.contains(" submit=ok ") {
+                format!(" submit=ok job={code} outputs=0")
+            } else {
+                format!(" submit={code} job=- outputs=0")
+            }
+        };
+        assert!(line.ends_with(&want), "{name}: {line}, expected{want}");
+    }
+}

@@ -6,6 +6,13 @@
 //!
 //! A check that fails panics; under libFuzzer any panic (even one the pool would catch)
 //! aborts and is reported as a crash.
+//!
+//! The `recipe` target also checks that parsing is strict (issue 18): whatever
+//! `Recipe::from_json` or `PoolConfig::from_json` accepts is exactly one JSON object
+//! (nothing after it), with every struct (the recipe, each output) an object, never the
+//! positional array form, no duplicate keys and no `null`; and on the fixed images each
+//! output is never `panicked`, never 0 wide or high, within its box, and exactly the box
+//! for `contain` (and for `cover` and `fill` when enlargement is allowed).
 
 use std::sync::OnceLock;
 
@@ -128,7 +135,15 @@ pub fn recipe(data: &[u8]) -> RecipeRun {
     };
     pool_config(json);
     let recipe = match Recipe::from_json(json) {
-        Ok(r) => r,
+        Ok(r) => {
+            let value = strict_object(json, "recipe", true);
+            let outputs = value.get("outputs").and_then(|o| o.as_array());
+            assert!(
+                outputs.is_some_and(|o| o.iter().all(|v| v.is_object())),
+                "a recipe whose outputs are not all objects is accepted: {json:?}"
+            );
+            r
+        }
         Err(e) => {
             assert_eq!(e.kind, ErrorKind::InvalidRecipe, "{e:?}");
             assert!(!e.message.is_empty());
@@ -161,6 +176,7 @@ pub fn recipe(data: &[u8]) -> RecipeRun {
 fn pool_config(json: &str) {
     match PoolConfig::from_json(json) {
         Ok(cfg) => {
+            strict_object(json, "pool config", false);
             let text = serde_json_roundtrip(&cfg);
             let again = PoolConfig::from_json(&text)
                 .unwrap_or_else(|e| panic!("a valid config's JSON is refused: {e} ({text})"));
@@ -177,6 +193,103 @@ fn pool_config(json: &str) {
             "{e:?}"
         ),
     }
+}
+
+/// Checks that text a parser accepted is strictly one JSON object: nothing after it
+/// (`serde_json::from_str` requires the end of input) and no duplicate keys, and with
+/// `no_null` (recipes: omit a field for its default) no `null` at any depth. Returns
+/// the value.
+fn strict_object(json: &str, what: &str, no_null: bool) -> serde_json::Value {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| {
+        panic!("a {what} that is not exactly one JSON value is accepted ({e}): {json:?}")
+    });
+    assert!(
+        value.is_object(),
+        "a {what} that is not an object is accepted: {json:?}"
+    );
+    assert!(
+        !(no_null && has_null(&value)),
+        "a {what} with a null is accepted: {json:?}"
+    );
+    let mut at = 0;
+    if let Err(key) = no_duplicate_keys(json.as_bytes(), &mut at) {
+        panic!("a {what} with the key {key:?} twice in one object is accepted: {json:?}");
+    }
+    value
+}
+
+fn has_null(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.iter().any(has_null),
+        serde_json::Value::Object(o) => o.values().any(has_null),
+        _ => false,
+    }
+}
+
+/// Walks one JSON value of text already known to be valid JSON, from `*at`; `Err` with
+/// the first key that appears twice in one object (keys compared as written).
+fn no_duplicate_keys(b: &[u8], at: &mut usize) -> Result<(), String> {
+    let ws = |at: &mut usize| {
+        while *at < b.len() && b[*at].is_ascii_whitespace() {
+            *at += 1;
+        }
+    };
+    // A string starting at `*at` (on its quote); returns its raw text.
+    let string = |at: &mut usize| -> String {
+        let start = *at + 1;
+        *at += 1;
+        while *at < b.len() && b[*at] != b'"' {
+            *at += if b[*at] == b'\\' { 2 } else { 1 };
+        }
+        *at += 1;
+        String::from_utf8_lossy(&b[start..*at - 1]).into_owned()
+    };
+    ws(at);
+    match b.get(*at) {
+        Some(b'{') => {
+            *at += 1;
+            let mut keys = std::collections::HashSet::new();
+            loop {
+                ws(at);
+                match b.get(*at) {
+                    Some(b'}') | None => break,
+                    Some(b',') => *at += 1,
+                    _ => {
+                        let key = string(at);
+                        ws(at);
+                        *at += 1; // the colon
+                        no_duplicate_keys(b, at)?;
+                        if !keys.insert(key.clone()) {
+                            return Err(key);
+                        }
+                    }
+                }
+            }
+            *at += 1;
+        }
+        Some(b'[') => {
+            *at += 1;
+            loop {
+                ws(at);
+                match b.get(*at) {
+                    Some(b']') | None => break,
+                    Some(b',') => *at += 1,
+                    _ => no_duplicate_keys(b, at)?,
+                }
+            }
+            *at += 1;
+        }
+        Some(b'"') => {
+            string(at);
+        }
+        _ => {
+            while *at < b.len() && !b",]} \t\r\n".contains(&b[*at]) {
+                *at += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn serde_json_roundtrip(cfg: &PoolConfig) -> String {
@@ -230,6 +343,19 @@ pub fn check_outcome(recipe: &Recipe, result: &Result<Report, Error>, input_len:
                         "{}: {} > box {h}",
                         out.name,
                         out.height
+                    );
+                }
+                if let (Some(w), Some(h)) = (spec.width, spec.height) {
+                    let exact = spec.fit == Fit::Contain
+                        || (!spec.without_enlargement
+                            && matches!(spec.fit, Fit::Cover | Fit::Fill));
+                    assert!(
+                        !exact || (out.width, out.height) == (w, h),
+                        "{}: {}x{}, not the {w}x{h} box ({:?})",
+                        out.name,
+                        out.width,
+                        out.height,
+                        spec.fit
                     );
                 }
                 let data = out.data.as_ref().expect("outputs come back as bytes");

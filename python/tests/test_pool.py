@@ -150,7 +150,8 @@ def test_shared_vectors_give_the_same_outcomes(vectors):
         expect = case["expect"]
         with conveyor.Pool(workers=1, limits=case.get("limits")) as pool:
             try:
-                r = pool.process(data, case["recipe"])
+                # recipe_text: the raw recipe text, passed as a string unchanged.
+                r = pool.process(data, case["recipe_text"] if "recipe_text" in case else case["recipe"])
             except conveyor.ConveyorError as e:
                 assert not expect["ok"], f"{case['name']}: {e!r}"
                 assert e.code == expect["code"], case["name"]

@@ -127,7 +127,8 @@ test('the shared vectors give the native outcomes', async () => {
       const input = await (await fetch(`/testdata/vectors/inputs/${c.input}`)).arrayBuffer();
       const pool = await Pool.create({ workers: 1, limits: c.limits });
       try {
-        const r = await pool.process(input, c.recipe);
+        // recipe_text: the raw recipe text, passed as a string unchanged.
+        const r = await pool.process(input, 'recipe_text' in c ? c.recipe_text : c.recipe);
         if (!c.expect.ok) { bad.push(`${c.name}: expected ${c.expect.code}, got ok`); continue; }
         const want = c.expect;
         if (r.input.format !== want.input.format || r.input.width !== want.input.width || r.input.height !== want.input.height) bad.push(`${c.name}: input ${JSON.stringify(r.input)}`);
