@@ -163,8 +163,10 @@ impl fmt::Display for Stage {
     }
 }
 
-/// A typed failure: what went wrong, where, and why.
+/// A typed failure: what went wrong, where, and why. As JSON it is the wire error
+/// object `{"code","numeric_code","stage","message"}` ([`crate::wire::ErrorJson`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(into = "crate::wire::ErrorJson", from = "crate::wire::ErrorJson")]
 pub struct Error {
     /// The stable kind.
     pub kind: ErrorKind,

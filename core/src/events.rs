@@ -97,11 +97,7 @@ impl Event {
     }
 }
 
-/// The JSON object every door shows for a lag, in the same stream as the events:
-/// `{"type":"lagged","missed":n}` (the Rust API reports it as [`RecvError::Lagged`]).
-pub fn lagged_json(missed: u64) -> serde_json::Value {
-    serde_json::json!({ "type": "lagged", "missed": missed })
-}
+pub use crate::wire::lagged_json;
 
 /// Why [`Subscription::recv`] returned no event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

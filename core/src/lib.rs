@@ -75,8 +75,8 @@
 //! ### One vocabulary
 //!
 //! [`Recipe`] (see [its schema](recipe)), [`PoolConfig`], [`ErrorKind`] and the JSON
-//! of [`Outcome::to_json_value`] are the same in the C, Python and JavaScript
-//! bindings.
+//! of an [`Outcome`] (laid down once in [`wire`]) are the same in the C, Python and
+//! JavaScript bindings; their tables and types are generated from [`wire::schema`].
 //!
 //! ## Features
 //!
@@ -104,6 +104,7 @@ pub mod pool;
 pub mod recipe;
 #[cfg(feature = "pool")]
 pub mod stats;
+pub mod wire;
 
 pub use crate::config::{PoolConfig, Settings};
 pub use crate::error::{Error, ErrorKind, Result, Stage};

@@ -1,8 +1,9 @@
 //! What a job produces: a [`Report`] on success, an [`Error`] on failure, wrapped in an
 //! [`Outcome`] that carries the job's id and key. Every accepted job yields exactly one.
 //!
-//! All of these serialise to JSON with the same field names in every binding; durations
-//! are written as whole microseconds (`*_us`) and output bytes are never serialised.
+//! All of these serialise to JSON with the same field names in every binding, as
+//! [`crate::wire`] lays down (`Outcome`'s own `Serialize` lives there); durations are
+//! written as whole microseconds (`*_us`) and output bytes are never serialised.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,26 +40,11 @@ impl Outcome {
         self.result.as_ref().err().map(|e| e.kind)
     }
 
-    /// The outcome as the JSON object every binding shows:
-    /// `{"job_id":..,"key":..,"ok":true,"report":{..}}` or
-    /// `{"job_id":..,"key":..,"ok":false,"error":{"code":..,"stage":..,"message":..}}`.
+    /// The outcome as the JSON object every binding shows (see [`crate::wire`]):
+    /// `{"job_id":..,"key":..,"ok":true,"input":{..},"outputs":[..],"memory_estimate":..,"timings":{..}}`
+    /// or `{"job_id":..,"key":..,"ok":false,"error":{"code":..,"numeric_code":..,"stage":..,"message":..},"timings":{..}}`.
     pub fn to_json_value(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "job_id": self.job_id, "key": self.key, "timings": self.timings,
-        });
-        match &self.result {
-            Ok(r) => {
-                v["ok"] = true.into();
-                v["report"] = serde_json::to_value(r).expect("reports serialise");
-            }
-            Err(e) => {
-                v["ok"] = false.into();
-                v["error"] = serde_json::json!({
-                    "code": e.kind, "numeric_code": e.kind.code(), "stage": e.stage, "message": e.message,
-                });
-            }
-        }
-        v
+        serde_json::to_value(self).expect("outcomes serialise")
     }
 }
 
@@ -93,7 +79,8 @@ pub struct InputInfo {
     pub width: u32,
     /// Height as stored (before orientation).
     pub height: u32,
-    /// Size in bytes.
+    /// Size in bytes (`byte_len` in JSON, as every door names it).
+    #[serde(rename = "byte_len")]
     pub bytes: u64,
     /// The EXIF orientation found (1–8; 1 when none).
     pub orientation: u8,

@@ -24,6 +24,11 @@ fn outputs_are_saved_under_the_key() {
     let large = r.output("large").unwrap();
     let path = large.path.as_ref().unwrap();
     assert_eq!(path, &dir.path().join("user-7/photo-1/large.jpg"));
+    // The one output-name rule that every door uses to name saved files.
+    for o in &r.outputs {
+        let name = conveyor::wire::output_file_name(&o.name, o.format);
+        assert_eq!(o.path.as_ref().unwrap().file_name().unwrap(), &*name);
+    }
     assert!(large.data.is_none());
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(bytes.len() as u64, large.byte_len);

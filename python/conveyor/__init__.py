@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Union
 
 from . import _events, _native
+from ._codes import ERROR_CODES, EVENT_TYPES, STAGES
 from ._events import Event, Events, Lagged
 from .errors import (
     BY_CODE,
@@ -49,7 +50,8 @@ from .errors import (
 )
 
 __all__ = [
-    "Pool", "Result", "Output", "Timings", "Stats", "version", "Event", "Events", "Lagged",
+    "Pool", "Result", "Output", "InputInfo", "Timings", "Stats", "version", "Event", "Events", "Lagged",
+    "ERROR_CODES", "STAGES", "EVENT_TYPES",
     "Input", "Recipe",
     "ConveyorError", "InvalidRecipe", "InvalidArgument", "UnsupportedFormat", "DecodeFailed", "LimitExceeded",
     "EncodeFailed", "SaveFailed", "QueueFull", "ShutDown", "Cancelled", "TimedOut", "Panicked",
@@ -71,14 +73,26 @@ def version() -> str:
 
 @dataclass(frozen=True)
 class Output:
-    """One finished output."""
+    """One finished output: the wire ``OutputInfo`` fields (``_codes.FIELDS``), plus
+    ``data``, the encoded bytes when the pool has no output directory."""
 
     name: str
     format: str
     width: int
     height: int
-    data: Optional[bytes]
+    byte_len: int
     path: Optional[str]
+    data: Optional[bytes]
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """The input as received: the wire ``InputInfo`` fields the C result carries (not
+    ``orientation``)."""
+
+    format: str
+    width: int
+    height: int
     byte_len: int
 
 
@@ -96,13 +110,13 @@ class Timings:
 
 @dataclass(frozen=True)
 class Result:
-    """A successful job."""
+    """A successful job, with the wire outcome's field names (``job_id``, ``key``,
+    ``input``, ``outputs``, ``timings``).
+    ``input_format``, ``input_width``, ``input_height`` and ``input_bytes`` are
+    deprecated aliases of ``input.*``."""
 
     job_id: int
-    input_format: str
-    input_width: int
-    input_height: int
-    input_bytes: int
+    input: InputInfo
     outputs: list[Output] = field(default_factory=list)
     timings: Optional[Timings] = None
     #: The key given to ``submit`` (it names the output folder), or None.
@@ -114,6 +128,26 @@ class Result:
             if o.name == name:
                 return o
         raise KeyError(name)
+
+    @property
+    def input_format(self) -> str:
+        """Deprecated: ``input.format``."""
+        return self.input.format
+
+    @property
+    def input_width(self) -> int:
+        """Deprecated: ``input.width``."""
+        return self.input.width
+
+    @property
+    def input_height(self) -> int:
+        """Deprecated: ``input.height``."""
+        return self.input.height
+
+    @property
+    def input_bytes(self) -> int:
+        """Deprecated: ``input.byte_len``."""
+        return self.input.byte_len
 
 
 @dataclass(frozen=True)
@@ -183,14 +217,17 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
     for i in range(r.output_count):
         o = r.outputs[i]
         data = ctypes.string_at(o.data, o.len) if o.data else None
-        outputs.append(Output(_text(o.name) or "", _text(o.format) or "", o.width, o.height, data, _text(o.path), o.len))
+        outputs.append(Output(
+            name=_text(o.name) or "", format=_text(o.format) or "", width=o.width, height=o.height,
+            byte_len=o.len, path=_text(o.path), data=data,
+        ))
     t = r.timings
     return Result(
         job_id=r.job_id,
-        input_format=_text(r.input_format) or "",
-        input_width=r.input_width,
-        input_height=r.input_height,
-        input_bytes=r.input_bytes,
+        input=InputInfo(
+            format=_text(r.input_format) or "", width=r.input_width, height=r.input_height,
+            byte_len=r.input_bytes,
+        ),
         outputs=outputs,
         timings=Timings(t.queued_us, t.decode_us, t.resize_us, t.encode_us, t.save_us, t.total_us),
         key=_text(r.key),

@@ -22,30 +22,24 @@ import json
 import threading
 import time
 from collections import deque
-from ctypes import POINTER, Structure, c_char_p, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint32, c_void_p
 from typing import Any, Mapping, Optional, Union
 
 from . import _native
+from ._codes import ERROR_CODES
 from .errors import ConveyorError, ShutDown, error_for
 
 __all__ = ["Event", "Lagged", "Events", "reload"]
 
 _lib = _native.lib
 
-# Result codes used here (the shared table: testdata/error_codes.json).
-_OK, _SHUT_DOWN, _TIMED_OUT = 0, 9, 11
+# Result codes used here (the shared table, generated from the Rust core).
+_OK, _SHUT_DOWN, _TIMED_OUT = 0, ERROR_CODES["shut_down"], ERROR_CODES["timed_out"]
 # How long one native wait lasts, so that Ctrl-C and close() are seen in between.
 _SLICE_MS = 100
 
 
-class _CEvent(Structure):
-    _fields_ = [
-        ("type", c_char_p),
-        ("json", c_char_p),
-        ("json_len", c_size_t),
-        ("job_id", c_uint64),
-        ("missed", c_uint64),
-    ]
+_CEvent = _native.CEvent
 
 
 _lib.conveyor_pool_subscribe.restype = c_uint32

@@ -13,16 +13,16 @@ import os
 from ctypes import (
     CFUNCTYPE,
     POINTER,
-    Structure,
     c_char_p,
     c_int32,
     c_size_t,
-    c_uint8,
     c_uint32,
     c_uint64,
     c_void_p,
 )
 from pathlib import Path
+
+from . import _cstructs
 
 _HERE = Path(__file__).resolve().parent
 
@@ -45,74 +45,18 @@ def _load() -> ctypes.CDLL:
     raise OSError("libconveyor.so not found; set CONVEYOR_LIB. Tried: " + ", ".join(tried))
 
 
-class Timings(Structure):
-    _fields_ = [
-        ("queued_us", c_uint64),
-        ("decode_us", c_uint64),
-        ("resize_us", c_uint64),
-        ("encode_us", c_uint64),
-        ("save_us", c_uint64),
-        ("total_us", c_uint64),
-    ]
-
-
-class COutput(Structure):
-    _fields_ = [
-        ("name", c_char_p),
-        ("format", c_char_p),
-        ("width", c_uint32),
-        ("height", c_uint32),
-        ("data", POINTER(c_uint8)),
-        ("len", c_size_t),
-        ("path", c_char_p),
-    ]
-
-
-class CJobResult(Structure):
-    _fields_ = [
-        ("job_id", c_uint64),
-        ("code", c_uint32),
-        ("message", c_char_p),
-        ("stage", c_char_p),
-        ("input_format", c_char_p),
-        ("input_width", c_uint32),
-        ("input_height", c_uint32),
-        ("input_bytes", c_uint64),
-        ("timings", Timings),
-        ("outputs", POINTER(COutput)),
-        ("output_count", c_size_t),
-        ("userdata", c_void_p),
-        ("key", c_char_p),
-    ]
-
-
-class CJobOptions(Structure):
-    """``conveyor_job_options``; ``struct_size`` is set to this struct's size."""
-
-    _fields_ = [
-        ("struct_size", c_uint32),
-        ("queue_wait", c_uint32),
-        ("key", c_char_p),
-        ("timeout_ms", c_uint64),
-        ("queue_wait_ms", c_uint64),
-    ]
-
+# The C structures, generated from include/conveyor.h (sizes and offsets checked
+# against the C compiler by ffi/tests/ctypes_layout.rs).
+Timings = _cstructs.conveyor_timings
+COutput = _cstructs.conveyor_output
+CJobResult = _cstructs.conveyor_job_result
+CStats = _cstructs.conveyor_stats
+CEvent = _cstructs.conveyor_event
+# ``conveyor_job_options``; ``struct_size`` is set to this struct's size.
+CJobOptions = _cstructs.conveyor_job_options
 
 QUEUE_WAIT_BLOCK = 0
 QUEUE_WAIT_NEVER = 1
-
-
-class CStats(Structure):
-    _fields_ = [
-        ("workers", c_uint32),
-        ("queue_capacity", c_uint32),
-        ("queued", c_uint64),
-        ("running", c_uint64),
-        ("accepted", c_uint64),
-        ("completed", c_uint64),
-        ("failed", c_uint64),
-        ("rejected", c_uint64),
-    ]
 
 
 CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(CJobResult))

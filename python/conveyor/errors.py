@@ -1,5 +1,6 @@
 """The error classes: one ``ConveyorError`` subclass per core error kind, with the same
-snake_case ``code`` and numeric value as Rust, C and JS (``testdata/error_codes.json``),
+snake_case ``code`` and numeric value as Rust, C and JS (the numbers come from the
+generated ``_codes.ERROR_CODES``; a test checks every code has its class here),
 plus ``NullParameter`` and ``BoundaryPanic`` for the C boundary's own codes.
 
 Each is an ordinary ``class`` statement, so type checkers, IDEs and ``except`` clauses
@@ -8,6 +9,8 @@ see them as they are."""
 from __future__ import annotations
 
 from typing import Any
+
+from ._codes import ERROR_CODES
 
 
 class ConveyorError(Exception):
@@ -34,84 +37,84 @@ class InvalidRecipe(ConveyorError):
     """The recipe is invalid."""
 
     code = "invalid_recipe"
-    numeric_code = 1
+    numeric_code = ERROR_CODES["invalid_recipe"]
 
 
 class InvalidArgument(ConveyorError):
     """An argument is invalid."""
 
     code = "invalid_argument"
-    numeric_code = 2
+    numeric_code = ERROR_CODES["invalid_argument"]
 
 
 class UnsupportedFormat(ConveyorError):
     """The input format is not supported."""
 
     code = "unsupported_format"
-    numeric_code = 3
+    numeric_code = ERROR_CODES["unsupported_format"]
 
 
 class DecodeFailed(ConveyorError):
     """The input could not be decoded."""
 
     code = "decode_failed"
-    numeric_code = 4
+    numeric_code = ERROR_CODES["decode_failed"]
 
 
 class LimitExceeded(ConveyorError):
     """The input exceeds the limits."""
 
     code = "limit_exceeded"
-    numeric_code = 5
+    numeric_code = ERROR_CODES["limit_exceeded"]
 
 
 class EncodeFailed(ConveyorError):
     """An output could not be encoded."""
 
     code = "encode_failed"
-    numeric_code = 6
+    numeric_code = ERROR_CODES["encode_failed"]
 
 
 class SaveFailed(ConveyorError):
     """An output could not be saved."""
 
     code = "save_failed"
-    numeric_code = 7
+    numeric_code = ERROR_CODES["save_failed"]
 
 
 class QueueFull(ConveyorError):
     """The job queue is full."""
 
     code = "queue_full"
-    numeric_code = 8
+    numeric_code = ERROR_CODES["queue_full"]
 
 
 class ShutDown(ConveyorError):
     """The pool is shut down."""
 
     code = "shut_down"
-    numeric_code = 9
+    numeric_code = ERROR_CODES["shut_down"]
 
 
 class Cancelled(ConveyorError):
     """The job was cancelled."""
 
     code = "cancelled"
-    numeric_code = 10
+    numeric_code = ERROR_CODES["cancelled"]
 
 
 class TimedOut(ConveyorError):
     """The job's deadline passed."""
 
     code = "timed_out"
-    numeric_code = 11
+    numeric_code = ERROR_CODES["timed_out"]
 
 
 class Panicked(ConveyorError):
     """The job panicked inside the engine."""
 
     code = "panicked"
-    numeric_code = 12
+    numeric_code = ERROR_CODES["panicked"]
 
 
 class NullParameter(ConveyorError):

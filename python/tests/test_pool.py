@@ -30,7 +30,7 @@ def test_success_on_real_image_types():
                           ("gradient_100x100.webp", "webp"), ("gradient_64x32.bmp", "bmp"), ("gradient_80x60.tiff", "tiff"),
                           ("icon_32x32.ico", "ico")]:
             r = pool.process(read(name), SMALL)
-            assert r.input_format == fmt
+            assert r.input.format == fmt
             out = r.output("small")
             assert out.format == "png" and max(out.width, out.height) <= 64
             assert out.data is not None and out.data[:4] == b"\x89PNG" and len(out.data) == out.byte_len
@@ -157,8 +157,8 @@ def test_shared_vectors_give_the_same_outcomes(vectors):
                 assert e.code == expect["code"], case["name"]
                 continue
             assert expect["ok"], case["name"]
-            assert r.input_format == expect["input"]["format"]
-            assert (r.input_width, r.input_height) == (expect["input"]["width"], expect["input"]["height"])
+            assert r.input.format == expect["input"]["format"]
+            assert (r.input.width, r.input.height) == (expect["input"]["width"], expect["input"]["height"])
             got = [(o.name, o.format, o.width, o.height) for o in r.outputs]
             want = [(o["name"], o["format"], o["width"], o["height"]) for o in expect["outputs"]]
             assert got == want, case["name"]

@@ -1,78 +1,51 @@
-// Types for the conveyor npm package (the JS layer in js/index.js).
+// Types for the conveyor npm package (the JS layer in js/index.js). The shared JSON's
+// types (recipe, settings, limits, outcome, events, codes) are generated from the Rust
+// core into types.d.ts; this file adds only what the JS door itself has.
 
-export type ErrorCode =
-  | 'invalid_recipe' | 'invalid_argument' | 'unsupported_format' | 'decode_failed' | 'limit_exceeded'
-  | 'encode_failed' | 'save_failed' | 'queue_full' | 'shut_down' | 'cancelled' | 'timed_out' | 'panicked';
+import type {
+  ErrorCode, Stage, PoolEvent, PoolEventType, PoolEventMap, Lagged, Limits, OutcomeOk, OutputInfo, InputInfo,
+  Recipe, Settings,
+} from './types.js';
 
+export * from './types.js';
+
+/** The shared error codes (the same names and numbers in Rust, C, Python and JS). */
 export declare const ERROR_CODES: Readonly<Record<ErrorCode, number>>;
+/** Every stage name, in job order. */
+export declare const STAGES: readonly Stage[];
+/** Every event name of the pool's bus. */
+export declare const EVENT_TYPES: readonly PoolEventType[];
 
+/** A failed job or call, with the wire error's fields. */
 export declare class ConveyorError extends Error {
+  constructor(code: ErrorCode | string, message?: string, options?: { stage?: Stage | null; job_id?: number | null });
   readonly code: ErrorCode;
+  readonly numeric_code: number;
+  readonly stage: Stage | null;
+  job_id: number | null;
+  /** @deprecated use `numeric_code`. */
   readonly numericCode: number;
-  readonly stage: string | null;
+  /** @deprecated use `job_id`. */
   jobId: number | null;
 }
 
-export type Fit = 'inside' | 'cover' | 'contain' | 'fill';
-
-export interface OutputSpec {
-  name: string;
-  width?: number;
-  height?: number;
-  fit?: Fit;
-  without_enlargement?: boolean;
-  format: 'jpeg' | 'png' | 'webp';
-  quality?: number;
-  lossless?: boolean;
-  progressive?: boolean;
-  compression?: number;
-  background?: string;
-}
-
-export interface Recipe {
-  outputs: OutputSpec[];
-  auto_orient?: boolean;
-  strip_metadata?: boolean;
-}
-
-export interface Limits {
-  max_input_bytes?: number;
-  max_width?: number;
-  max_height?: number;
-  max_pixels?: number;
-  max_alloc?: number;
-  max_icc_bytes?: number;
-}
-
-export interface Output {
-  name: string;
-  format: 'jpeg' | 'png' | 'webp';
-  width: number;
-  height: number;
-  bytes: Uint8Array;
+/** One finished output: the wire `OutputInfo` plus its bytes. */
+export interface Output extends OutputInfo {
+  /** The encoded bytes. */
+  data: Uint8Array;
+  /** The bytes as a Blob of the output's MIME type. */
   blob(): Blob;
+  /** @deprecated use `data`. */
+  readonly bytes: Uint8Array;
 }
 
-export interface Timings {
-  queued_us: number;
-  decode_us: number;
-  resize_us: number;
-  encode_us: number;
-  save_us: number;
-  total_us: number;
-}
-
-export interface Result {
-  input: { format: string; width: number; height: number; bytes: number };
+/** A successful job: the wire outcome, with each output's bytes. */
+export interface Result extends OutcomeOk {
+  input: InputInfo & {
+    /** @deprecated use `byte_len`. */
+    readonly bytes: number;
+  };
   outputs: Output[];
-  timings: Timings;
-}
-
-/** The live settings that `reload` replaces as a whole (the shared JSON object). */
-export interface Settings {
-  default_recipe?: Recipe;
-  limits?: Limits;
-  formats?: string[];
 }
 
 export interface PoolOptions {
@@ -82,6 +55,12 @@ export interface PoolOptions {
   limits?: Limits;
   /** The recipe for `process` calls that bring none. */
   defaultRecipe?: Recipe;
+}
+
+export interface ProcessOptions {
+  signal?: AbortSignal;
+  /** Carried into the outcome's `key` (checked as the native pool checks keys). */
+  key?: string;
 }
 
 export interface Stats {
@@ -96,23 +75,6 @@ export interface Stats {
   rejected: number;
 }
 
-/** The events, with the same names and fields as the native bus's JSON. */
-export type PoolEvent =
-  | { type: 'job_queued'; job_id: number; input_bytes: number }
-  | { type: 'job_rejected'; job_id: number; reason: ErrorCode }
-  | { type: 'job_started'; job_id: number; worker: number; queued_us: number }
-  | { type: 'job_finished'; job_id: number; ok: boolean; error?: ErrorCode; stage?: string; timings: Timings }
-  | { type: 'config_reloaded' }
-  | { type: 'shutting_down'; graceful: boolean };
-
-export type PoolEventType = PoolEvent['type'];
-
-/** A subscriber that fell behind: this many events were dropped for it. */
-export interface Lagged {
-  type: 'lagged';
-  missed: number;
-}
-
 /** One subscriber of the pool's events, with its own bounded buffer. */
 export interface EventStream extends AsyncIterableIterator<PoolEvent | Lagged> {
   /** The next event if one is buffered, else null; undefined once the pool closed. */
@@ -123,12 +85,24 @@ export interface EventStream extends AsyncIterableIterator<PoolEvent | Lagged> {
 
 export declare class Pool extends EventTarget {
   static create(options?: PoolOptions): Promise<Pool>;
-  process(input: Blob | ArrayBuffer | Uint8Array, recipe?: Recipe | string | null, options?: { signal?: AbortSignal }): Promise<Result>;
+  process(input: Blob | ArrayBuffer | Uint8Array, recipe?: Recipe | string | null, options?: ProcessOptions): Promise<Result>;
   events(options?: { capacity?: number }): EventStream;
   reload(settings: Settings): Promise<void>;
   stats(): Stats;
   close(): Promise<void>;
   terminate(): void;
+  addEventListener<K extends keyof PoolEventMap>(
+    type: K,
+    listener: (this: Pool, ev: PoolEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof PoolEventMap>(
+    type: K,
+    listener: (this: Pool, ev: PoolEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
 export default Pool;

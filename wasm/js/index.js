@@ -15,22 +15,37 @@
 // fell behind, and never slows the pool. `pool.reload(settings)` replaces the live
 // settings (default recipe, limits, formats) in every worker, as `Pool::reload` does.
 
-/** The shared error codes (the same names and numbers in Rust, C, Python and JS). */
-export const ERROR_CODES = Object.freeze({
-  invalid_recipe: 1, invalid_argument: 2, unsupported_format: 3, decode_failed: 4, limit_exceeded: 5,
-  encode_failed: 6, save_failed: 7, queue_full: 8, shut_down: 9, cancelled: 10, timed_out: 11, panicked: 12,
-});
+import { ERROR_CODES } from './codes.js';
 
-/** A failed job or call; `code` is the shared snake_case name. */
+// The code tables are generated from the Rust core (codes.js; see its header).
+export { ERROR_CODES, STAGES, EVENT_TYPES } from './codes.js';
+
+/**
+ * A failed job or call, with the wire error's fields: `code` (the shared snake_case
+ * name), `numeric_code`, `stage`, `message`, and the `job_id` when a job had one.
+ */
 export class ConveyorError extends Error {
-  constructor(code, message, { stage = null, jobId = null } = {}) {
+  constructor(code, message, { stage = null, job_id = null, jobId = null } = {}) {
     super(message || code);
     this.name = 'ConveyorError';
     this.code = code;
-    this.numericCode = ERROR_CODES[code] ?? -1;
+    this.numeric_code = ERROR_CODES[code] ?? -1;
     this.stage = stage;
-    this.jobId = jobId;
+    this.job_id = job_id ?? jobId;
   }
+
+  /** @deprecated use `numeric_code` (the wire name). */
+  get numericCode() { return this.numeric_code; }
+
+  /** @deprecated use `job_id` (the wire name). */
+  get jobId() { return this.job_id; }
+  set jobId(v) { this.job_id = v; }
+}
+
+/** Adds a deprecated, non-enumerable alias `old` for `obj[now]`. */
+function alias(obj, old, now) {
+  Object.defineProperty(obj, old, { get() { return obj[now]; }, enumerable: false });
+  return obj;
 }
 
 function defaultWorkers() {
@@ -271,15 +286,21 @@ export class Pool extends EventTarget {
   }
 
   /**
-   * Processes one image. Resolves to `{input, outputs, timings}`; rejects with a
+   * Processes one image. Resolves to the job's outcome as every door shows it
+   * (`{job_id, key, ok: true, input, outputs, memory_estimate, timings}`, see
+   * types.d.ts), each output with its bytes as `data` and a `blob()`; rejects with a
    * ConveyorError whose `code` is the shared name.
    * @param {Blob|File|ArrayBuffer|Uint8Array} input
    * @param {object|string} [recipe] the shared recipe JSON schema; without one, the
    *   pool's default recipe (see `reload`)
-   * @param {{signal?: AbortSignal}} [options]
+   * @param {{signal?: AbortSignal, key?: string}} [options] `key` is carried into the
+   *   outcome (checked as the native pool checks keys)
    */
-  async process(input, recipe, { signal } = {}) {
+  async process(input, recipe, { signal, key } = {}) {
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
+    if (key != null && typeof key !== 'string') {
+      throw new ConveyorError('invalid_argument', `key must be a string, got ${typeof key}`);
+    }
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     let recipeJson;
     try {
@@ -292,7 +313,7 @@ export class Pool extends EventTarget {
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
     return new Promise((resolve, reject) => {
-      const job = { id: 0, buffer, recipeJson, resolve, reject, signal, settled: false, slot: null, onAbort: null };
+      const job = { id: 0, key: key ?? null, buffer, recipeJson, resolve, reject, signal, settled: false, slot: null, onAbort: null };
       if (signal) {
         job.onAbort = () => this._abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -333,7 +354,7 @@ export class Pool extends EventTarget {
       job.startedAt = performance.now();
       this._emit('job_started', { job_id: job.id, worker: slot.index, queued_us: Math.round((job.startedAt - job.acceptedAt) * 1000) });
       slot.worker.postMessage(
-        { type: 'conveyor:job', id: job.id, input: job.buffer, recipe: job.recipeJson },
+        { type: 'conveyor:job', id: job.id, key: job.key, input: job.buffer, recipe: job.recipeJson },
         [job.buffer],
       );
       job.buffer = null;
@@ -352,7 +373,7 @@ export class Pool extends EventTarget {
       this._emit('job_finished', { job_id: job.id, ok: !error, ...(error ? { error: error.code, ...(error.stage ? { stage: error.stage } : {}) } : {}), timings: this._timings(job, value) });
     }
     if (error) {
-      error.jobId ??= job.id || null;
+      error.job_id ??= job.id || null;
       job.reject(error);
     } else {
       job.resolve(value);
@@ -376,20 +397,21 @@ export class Pool extends EventTarget {
     if (!job || m.id !== job.id) return;
     slot.job = null;
     if (m.type === 'conveyor:done') {
-      const report = JSON.parse(m.report);
-      const outputs = report.outputs.map((o, i) => {
-        const bytes = new Uint8Array(m.buffers[i]);
+      // The wire outcome the wasm wrote; the bytes travel beside it.
+      const outcome = JSON.parse(m.outcome);
+      outcome.outputs = outcome.outputs.map((o, i) => {
+        const data = new Uint8Array(m.buffers[i]);
         const type = `image/${o.format}`;
-        return { name: o.name, format: o.format, width: o.width, height: o.height, bytes, blob: () => new Blob([bytes], { type }) };
+        return alias({ ...o, data, blob: () => new Blob([data], { type }) }, 'bytes', 'data');
       });
-      const input = { format: report.input.format, width: report.input.width, height: report.input.height, bytes: report.input.bytes };
+      alias(outcome.input, 'bytes', 'byte_len');
       // The pipeline measures its own stages; the pool adds queue time and the total.
       const now = performance.now();
-      const timings = { ...report.timings, queued_us: Math.round((job.startedAt - job.acceptedAt) * 1000), total_us: Math.round((now - job.acceptedAt) * 1000) };
-      this._settle(job, null, { input, outputs, timings });
+      outcome.timings = { ...outcome.timings, queued_us: Math.round((job.startedAt - job.acceptedAt) * 1000), total_us: Math.round((now - job.acceptedAt) * 1000) };
+      this._settle(job, null, outcome);
     } else {
       const e = m.error || {};
-      this._settle(job, new ConveyorError(e.code || 'panicked', e.message, { stage: e.stage ?? null }));
+      this._settle(job, new ConveyorError(e.code || 'panicked', e.message, { stage: e.stage ?? null, job_id: job.id }));
       if (m.fatal) this._replace(slot);
     }
     this._dispatch();

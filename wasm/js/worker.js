@@ -1,5 +1,6 @@
 // A conveyor module worker: one wasm instance running the core pipeline, one job at a
-// time. Messages are namespaced ("conveyor:*"): init → ready, job → done | failed,
+// time. Messages are namespaced ("conveyor:*"): init → ready, job → done (the wire
+// outcome JSON, as conveyor::wire writes it, and the output buffers) | failed,
 // check → checked (a settings object validated by the wasm), settings (the pool's new
 // live settings, used from the next job on). Output buffers go back as transferables.
 import init, { processWith, checkSettings } from '../pkg/conveyor_wasm.js';
@@ -8,7 +9,7 @@ let settingsJson = '';
 let ready = null;
 
 function errorOf(err) {
-  return { code: err.code, stage: err.stage, message: err.message };
+  return { code: err.code, numeric_code: err.numeric_code, stage: err.stage, message: err.message };
 }
 
 self.onmessage = async (e) => {
@@ -44,9 +45,9 @@ self.onmessage = async (e) => {
   const settings = settingsJson;
   await ready;
   try {
-    const out = processWith(new Uint8Array(m.input), m.recipe, settings);
+    const out = processWith(new Uint8Array(m.input), m.recipe, settings, m.id, m.key ?? undefined);
     const buffers = Array.from(out.buffers, (u8) => u8.buffer);
-    self.postMessage({ type: 'conveyor:done', id: m.id, report: out.report, buffers }, buffers);
+    self.postMessage({ type: 'conveyor:done', id: m.id, outcome: out.outcome, buffers }, buffers);
   } catch (err) {
     if (err && typeof err === 'object' && 'code' in err) {
       self.postMessage({ type: 'conveyor:failed', id: m.id, error: errorOf(err) });

@@ -2,13 +2,15 @@
 //! exported with wasm-bindgen, for one Web Worker per wasm instance.
 //!
 //! The JS side (`js/`) owns the pool, the bounded queue and the workers; this crate
-//! only runs one job synchronously inside a worker. Results cross as one JSON string
-//! (the same fields as the native report) plus one `Uint8Array` per output, whose
-//! buffers the worker hands to the page as transferables. Errors are thrown as
-//! `{code, numeric_code, stage, message}` objects with the shared snake_case codes.
+//! only runs one job synchronously inside a worker. Results cross as one JSON string,
+//! the job's outcome exactly as `conveyor::wire` writes it for every door, plus one
+//! `Uint8Array` per output, whose buffers the worker hands to the page as
+//! transferables. Errors are thrown as the wire error object
+//! `{code, numeric_code, stage, message}` with the shared snake_case codes.
 
 use conveyor::pipeline::{run_valid, Context};
-use conveyor::{Error, ErrorKind, InputFormat, Limits, Settings, Stage, ValidRecipe};
+use conveyor::wire::{ErrorJson, OutcomeJson};
+use conveyor::{Error, ErrorKind, InputFormat, JobId, Limits, Settings, Stage, ValidRecipe};
 use wasm_bindgen::prelude::*;
 
 /// Installs the panic hook, so that a Rust panic shows its message in the console.
@@ -33,26 +35,17 @@ pub fn error_codes() -> String {
     serde_json::Value::Array(rows).to_string()
 }
 
+/// The wire error object, as a JS object.
 fn js_error(e: &Error) -> JsValue {
-    let obj = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), &v);
-    };
-    set("code", JsValue::from_str(e.kind.as_str()));
-    set("numeric_code", JsValue::from_f64(e.kind.code() as f64));
-    set(
-        "stage",
-        e.stage
-            .map_or(JsValue::NULL, |s| JsValue::from_str(s.as_str())),
-    );
-    set("message", JsValue::from_str(&e.message));
-    obj.into()
+    let json = serde_json::to_string(&ErrorJson::from(e)).expect("errors serialise");
+    js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&e.to_string()))
 }
 
 /// Processes one image. `recipe_json` is the shared recipe JSON; `limits_json` the
 /// shared limits object (or empty for the defaults). Returns
-/// `{report: string (JSON), buffers: Uint8Array[]}`, one buffer per output in recipe
-/// order; throws `{code, numeric_code, stage, message}`.
+/// `{outcome: string (the wire outcome JSON, job_id 0 and key null: no pool gave it),
+/// buffers: Uint8Array[]}`, one buffer per output in recipe order; throws
+/// `{code, numeric_code, stage, message}`.
 #[wasm_bindgen]
 pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsValue, JsValue> {
     let recipe = ValidRecipe::from_json(recipe_json).map_err(|e| js_error(&e))?;
@@ -68,7 +61,8 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
         key: "job",
         admit: None,
     };
-    finish(run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+    let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
+    finish(JobId(0), None, report)
 }
 
 fn parse_settings(settings_json: &str) -> Result<Settings, Error> {
@@ -90,13 +84,19 @@ pub fn check_settings(settings_json: &str) -> Result<(), JsValue> {
 
 /// As [`process`], under the live settings of the JS pool: `settings_json` is the shared
 /// settings object (limits, allowed formats, and the default recipe used when
-/// `recipe_json` is empty).
+/// `recipe_json` is empty); `job_id` and `key` (validated as the native pool does) are
+/// the JS pool's, and go into the outcome.
 #[wasm_bindgen(js_name = processWith)]
 pub fn process_with(
     input: &[u8],
     recipe_json: &str,
     settings_json: &str,
+    job_id: f64,
+    key: Option<String>,
 ) -> Result<JsValue, JsValue> {
+    if let Some(k) = &key {
+        conveyor::validate_key(k).map_err(|e| js_error(&e))?;
+    }
     let settings = parse_settings(settings_json).map_err(|e| js_error(&e))?;
     let recipe = if recipe_json.trim().is_empty() {
         ValidRecipe::new(settings.default_recipe.clone())
@@ -111,18 +111,23 @@ pub fn process_with(
         key: "job",
         admit: None,
     };
-    finish(run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?)
+    let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
+    finish(JobId(job_id as u64), key, report)
 }
 
-fn finish(report: conveyor::Report) -> Result<JsValue, JsValue> {
+/// `{outcome, buffers}`: the wire outcome of a successful job (the JS pool fills in the
+/// queue and total times it measures) and each output's bytes.
+fn finish(job_id: JobId, key: Option<String>, report: conveyor::Report) -> Result<JsValue, JsValue> {
     let buffers = js_sys::Array::new();
     for o in &report.outputs {
         let bytes = o.data.as_deref().unwrap_or(&[]);
         buffers.push(&js_sys::Uint8Array::from(bytes));
     }
     let obj = js_sys::Object::new();
-    let json = serde_json::to_string(&report).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    js_sys::Reflect::set(&obj, &"report".into(), &JsValue::from_str(&json))?;
+    let timings = report.timings;
+    let outcome = OutcomeJson::new(job_id, key, &Ok(report), timings);
+    let json = serde_json::to_string(&outcome).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    js_sys::Reflect::set(&obj, &"outcome".into(), &JsValue::from_str(&json))?;
     js_sys::Reflect::set(&obj, &"buffers".into(), &buffers)?;
     Ok(obj.into())
 }

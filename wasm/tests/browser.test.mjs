@@ -89,7 +89,7 @@ for (const workers of [2, 4]) {
         specs,
         bigTimings: big,
         perImageMedianMs: perImage.sort((a, b) => a - b)[perImage.length >> 1],
-        items: results.map((r) => ({ input: r.input, outputs: r.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, magic: magic(o.bytes), len: o.bytes.length, blobType: o.blob().type })) })),
+        items: results.map((r) => ({ input: r.input, outputs: r.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, magic: magic(o.data), len: o.data.length, byteLen: o.byte_len, blobType: o.blob().type })) })),
       };
     }, workers);
     assert.equal(out.items.length, 20);

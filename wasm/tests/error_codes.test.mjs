@@ -20,3 +20,16 @@ test('ConveyorError carries the shared numeric code', () => {
   }
   assert.equal(new ConveyorError('no_such_code', 'x').numericCode, -1);
 });
+
+test('ConveyorError has the wire error names, the camelCase ones as aliases', () => {
+  const e = new ConveyorError('decode_failed', 'x', { stage: 'decode', job_id: 7 });
+  assert.deepEqual([e.code, e.numeric_code, e.stage, e.job_id, e.message], ['decode_failed', 4, 'decode', 7, 'x']);
+  assert.equal(e.numericCode, 4);
+  assert.equal(e.jobId, 7);
+});
+
+test('the event and stage names come from the core', async () => {
+  const { EVENT_TYPES, STAGES } = await import('../js/index.js');
+  assert.ok(EVENT_TYPES.includes('job_finished') && !EVENT_TYPES.includes('lagged'));
+  assert.deepEqual(STAGES.slice(0, 2), ['submit', 'queue']);
+});
