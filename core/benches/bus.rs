@@ -1,41 +1,99 @@
-//! The event bus's cost to the pool: the same jobs with no subscriber, with 1 and with 8
-//! subscribers that never read (stalled: they lag, and the pool must not wait for them).
+//! The event bus's cost to the pool's throughput: the same N jobs through a fresh
+//! 2-worker pool with no subscriber and with 8 subscribers that never read (stalled:
+//! they lag behind the shared ring, and the pool must not wait for them); 1 stalled
+//! subscriber too, which tells the cost of the bus being on (events built and sent)
+//! from the cost per subscriber.
 //!
-//! Two workloads: trivial jobs (empty inputs that fail at once, so the bus's share of
-//! each job is as large as it can be: 3 events per job) and a small real image (a
-//! 640x480 JPEG to a 64 px PNG). `cargo bench -p conveyor --bench bus`.
-#![allow(missing_docs)] // criterion_group! generates undocumented items
+//! Runs are interleaved (0, 1, 8, then 1, 8, 0, then 8, 0, 1, ...) so that drift in
+//! the machine's load hits every side alike, and each side's median over the runs is
+//! compared with no subscriber's. Two
+//! workloads: a small real image through the real pipeline (a 640×480 JPEG through
+//! the default recipe: decode, a JPEG and a 320 px WebP, outputs kept in memory), and
+//! trivial jobs (empty inputs that fail at once, so the bus's share of each job is as
+//! large as it can be: 3 events per job).
+//!
+//! `cargo bench -p conveyor --bench bus`; `BUS_BENCH_RUNS` (default 7, at least 5)
+//! sets the runs per side, `BUS_BENCH_PHOTO_JOBS` (default 300) and
+//! `BUS_BENCH_TRIVIAL_JOBS` (default 20000) the jobs per run.
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Instant;
 
 use bytes::Bytes;
-use conveyor::{Job, Pool, Recipe, Subscription};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use conveyor::{Job, Pool, Subscription};
 
-fn run(pool: &Pool, input: &Bytes, recipe: Option<&Recipe>, jobs: u64) {
+const WORKERS: usize = 2;
+const STALLED: usize = 8;
+/// The sides compared: stalled subscribers per run.
+const SIDES: [usize; 3] = [0, 1, STALLED];
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One run: a fresh pool, `stalled` subscribers that never read, `jobs` jobs
+/// submitted from one thread and collected on this one. Returns jobs per second.
+fn run(input: &Bytes, jobs: usize, stalled: usize) -> f64 {
+    let pool = Pool::builder()
+        .workers(WORKERS)
+        .queue_capacity(4 * WORKERS)
+        .build()
+        .unwrap();
+    let subs: Vec<Subscription> = (0..stalled).map(|_| pool.subscribe()).collect();
     let outcomes = pool.outcomes();
-    let submitter = {
-        let (pool, input, recipe) = (pool, input.clone(), recipe.cloned());
-        move || {
-            for _ in 0..jobs {
-                let mut job = Job::new(input.clone());
-                if let Some(r) = &recipe {
-                    job = job.with_recipe(r.clone());
-                }
-                pool.submit_collected(job).unwrap();
-            }
-        }
-    };
+    let start = Instant::now();
     std::thread::scope(|s| {
-        s.spawn(submitter);
+        s.spawn(|| {
+            for _ in 0..jobs {
+                pool.submit_collected(Job::new(input.clone())).unwrap();
+            }
+        });
         for _ in 0..jobs {
             black_box(outcomes.recv().unwrap());
         }
     });
+    let secs = start.elapsed().as_secs_f64();
+    drop(subs);
+    pool.shutdown();
+    jobs as f64 / secs
 }
 
-fn bench(c: &mut Criterion) {
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}")
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    let runs = env_or("BUS_BENCH_RUNS", 7).max(5);
     let photo = Bytes::from(
         std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,36 +101,53 @@ fn bench(c: &mut Criterion) {
         )
         .unwrap(),
     );
-    let small = Recipe::from_json(
-        r#"{"outputs":[{"name":"small","width":64,"height":64,"format":"png"}]}"#,
-    )
-    .unwrap();
-    let workloads: [(&str, Bytes, Option<&Recipe>, u64); 2] = [
-        ("trivial", Bytes::new(), None, 20_000),
-        ("photo_640x480", photo, Some(&small), 200),
+    let workloads = [
+        (
+            "photo_640x480 (default recipe)",
+            photo,
+            env_or("BUS_BENCH_PHOTO_JOBS", 300),
+        ),
+        (
+            "trivial (empty input, fails at once)",
+            Bytes::new(),
+            env_or("BUS_BENCH_TRIVIAL_JOBS", 20_000),
+        ),
     ];
-    for (name, input, recipe, jobs) in workloads {
-        let mut g = c.benchmark_group(format!("bus/{name}"));
-        g.throughput(Throughput::Elements(jobs));
-        g.sample_size(10);
-        for stalled in [0usize, 1, 8] {
-            let pool = Pool::builder()
-                .workers(2)
-                .queue_capacity(8)
-                .build()
-                .unwrap();
-            // Subscribed and never read: each lags behind the 1024-event ring.
-            let subs: Vec<Subscription> = (0..stalled).map(|_| pool.subscribe()).collect();
-            g.bench_with_input(
-                BenchmarkId::new("stalled_subscribers", stalled),
-                &stalled,
-                |b, _| b.iter(|| run(&pool, &input, recipe, jobs)),
-            );
-            drop(subs);
+    println!(
+        "bus: {WORKERS} workers, 0, 1 and {STALLED} stalled subscribers, {runs} interleaved runs each; \
+         machine: {}; load average at start {}",
+        machine(),
+        load()
+    );
+    for (name, input, jobs) in workloads {
+        // Warm-up, not counted.
+        for subs in SIDES {
+            run(&input, jobs / 10 + 1, subs);
         }
-        g.finish();
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); SIDES.len()];
+        for round in 0..runs {
+            for k in 0..SIDES.len() {
+                let side = (round + k) % SIDES.len();
+                rates[side].push(run(&input, jobs, SIDES[side]));
+            }
+        }
+        println!("{name}, {jobs} jobs per run:");
+        let mut base = 0.0;
+        for (subs, v) in SIDES.iter().zip(&mut rates) {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let m = median(v);
+            if *subs == 0 {
+                base = m;
+            }
+            println!(
+                "  {subs} stalled subscribers: median {m:.1} jobs/s (runs {lo:.1}..{hi:.1}); \
+                 ratio to 0: {:.3} ({:+.1}%)",
+                m / base,
+                (m / base - 1.0) * 100.0
+            );
+        }
     }
+    println!("load average at end {}", load());
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);

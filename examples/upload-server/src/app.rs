@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use conveyor::ErrorKind;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -64,18 +64,20 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
 /// The router over the shared state.
 pub fn router(state: AppState) -> Router {
     let max_body = state.body.max_bytes.min(usize::MAX as u64) as usize;
-    Router::new()
+    let mut routes = Router::new()
         .route("/", get(page))
         .route("/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
-        .route(
-            "/uploads",
-            axum::routing::post(crate::uploads::post_uploads),
-        )
+        .route("/uploads", post(crate::uploads::post_uploads))
         .route("/uploads/{id}/{output}", get(crate::uploads::get_output))
         .route("/events", get(crate::sse::events))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route("/metrics", get(crate::metrics::metrics));
+    // Off by default: without a token the route does not exist (404, not 401 or 405).
+    if state.admin_token.is_some() {
+        routes = routes.route("/admin/reload", post(crate::admin::reload));
+    }
+    routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::new())
@@ -106,6 +108,7 @@ async fn not_found() -> Response {
 /// The code and message for an error response that came without the JSON shape.
 fn code_for(status: StatusCode) -> (&'static str, &'static str) {
     match status {
+        StatusCode::UNAUTHORIZED => ("unauthorized", "this route needs a credential"),
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
         StatusCode::METHOD_NOT_ALLOWED => (
             "method_not_allowed",
@@ -194,7 +197,7 @@ mod tests {
 
     #[test]
     fn every_error_status_has_a_code() {
-        for s in [400, 404, 405, 408, 413, 415, 422, 431, 500, 503, 504] {
+        for s in [400, 401, 404, 405, 408, 413, 415, 422, 431, 500, 503, 504] {
             let (code, message) = code_for(StatusCode::from_u16(s).unwrap());
             assert!(!code.is_empty() && !message.is_empty(), "{s}");
         }

@@ -5,8 +5,10 @@
 //! per concept: `state.rs` (what handlers share), `app.rs` (router, error shape),
 //! `serve.rs` (accept loop, connection caps and timeouts), `admission.rs` (queue room
 //! and body budget, before the body), `body.rs` (size cap and minimum rate), `ids.rs`
-//! (upload ids), `uploads.rs` (POST and GET of uploads), `sse.rs` (`/events`) and
-//! `metrics.rs` (`/metrics`). It uses only conveyor's public Rust API.
+//! (upload ids), `uploads.rs` (POST and GET of uploads), `sse.rs` (`/events`),
+//! `metrics.rs` (`/metrics`), `reload.rs` (config files and flags, loaded at start and
+//! on reload) and `admin.rs` (`POST /admin/reload`, off by default). It uses only
+//! conveyor's public Rust API.
 //!
 //! Start: leftovers of a crash (staging folders) are swept from the output folder.
 //! Shutdown on SIGINT/SIGTERM, within `--drain-timeout-secs`: stop accepting, end
@@ -14,12 +16,17 @@
 //! at 80% of the deadline drop the connections still open (stalled bodies, readers
 //! that stopped reading) and cancel their jobs (a cancelled job leaves no files); the
 //! pool gets the rest of the time; then exit 0, whatever is left.
+//!
+//! SIGHUP re-reads `--config` and `--recipe` and applies what can change live (see
+//! `reload.rs`); a bad file is refused with one log line and the config in force stays.
 
+mod admin;
 mod admission;
 mod app;
 mod body;
 mod ids;
 mod metrics;
+mod reload;
 mod serve;
 mod sse;
 mod state;
@@ -30,11 +37,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use conveyor::{Limits, Pool, PoolConfig, Recipe};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use conveyor::{Limits, Pool};
 use tracing::{info, warn};
 
-/// Command-line options; each also reads an environment variable.
+/// Command-line options; each also reads an environment variable. A flag given on the
+/// command line or in the environment wins over `--config`'s file, at start and at
+/// every reload.
 #[derive(Debug, Parser)]
 #[command(
     name = "upload-server",
@@ -45,6 +55,11 @@ struct Args {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "CONVEYOR_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
+    /// Pool config JSON file (the pool's shared schema: workers, queue_capacity,
+    /// default_recipe, limits, formats, memory_budget, ...; plus "server":
+    /// {"job_timeout_secs": n}). SIGHUP re-reads it.
+    #[arg(long, env = "CONVEYOR_CONFIG")]
+    config: Option<PathBuf>,
     /// Folder where outputs are saved, one sub-folder per upload.
     #[arg(long, env = "CONVEYOR_OUTPUT_DIR", default_value = "./uploads")]
     output_dir: PathBuf,
@@ -58,7 +73,8 @@ struct Args {
     /// in what running jobs leave (default: half the machine's or cgroup's memory).
     #[arg(long, env = "CONVEYOR_MEMORY_BUDGET")]
     memory_budget: Option<u64>,
-    /// Recipe JSON file (the shared schema). Default: 1600 px JPEG + 320 px WebP.
+    /// Recipe JSON file (the shared schema); SIGHUP re-reads it. Default: the config
+    /// file's default_recipe, else 1600 px JPEG + 320 px WebP.
     #[arg(long, env = "CONVEYOR_RECIPE")]
     recipe: Option<PathBuf>,
     /// Largest accepted image, in bytes.
@@ -77,7 +93,7 @@ struct Args {
     #[arg(long, env = "CONVEYOR_MAX_BODY_BYTES")]
     max_body_bytes: Option<u64>,
     /// Give up on a job this many seconds after it was accepted (queue time counts).
-    #[arg(long, env = "CONVEYOR_JOB_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = "CONVEYOR_JOB_TIMEOUT_SECS", default_value_t = reload::DEFAULT_JOB_TIMEOUT_SECS)]
     job_timeout_secs: u64,
     /// Request bodies in flight at most, in bytes (a body holds its declared length,
     /// or the body cap when undeclared, from admission until its jobs are done).
@@ -105,6 +121,34 @@ struct Args {
     /// On SIGTERM/SIGINT, exit (status 0) within this many seconds.
     #[arg(long, env = "CONVEYOR_DRAIN_TIMEOUT_SECS", default_value_t = 30)]
     drain_timeout_secs: u64,
+    /// Turns on `POST /admin/reload`, which then needs `Authorization: Bearer
+    /// <token>` (at least 16 characters; prefer the environment variable, which the
+    /// process list does not show). Off without it.
+    #[arg(long, env = "CONVEYOR_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+impl Args {
+    /// The values given as flags (command line or environment), which win over the
+    /// config file; defaults do not count.
+    fn explicit(&self, m: &ArgMatches) -> reload::Flags {
+        let given = |id: &str| {
+            m.value_source(id)
+                .is_some_and(|s| s != ValueSource::DefaultValue)
+        };
+        reload::Flags {
+            workers: self.workers,
+            queue_capacity: self.queue_capacity,
+            memory_budget: self.memory_budget,
+            output_dir: given("output_dir").then(|| self.output_dir.clone()),
+            max_input_bytes: given("max_input_bytes").then_some(self.max_input_bytes),
+            max_width: given("max_width").then_some(self.max_width),
+            max_height: given("max_height").then_some(self.max_height),
+            max_pixels: given("max_pixels").then_some(self.max_pixels),
+            max_body_bytes: self.max_body_bytes,
+            job_timeout_secs: given("job_timeout_secs").then_some(self.job_timeout_secs),
+        }
+    }
 }
 
 /// The open-files limit of this process, where known.
@@ -128,8 +172,13 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = Args::parse();
-    match run(args) {
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let flags = args.explicit(&matches);
+    match run(args, flags) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("upload-server: {e}");
@@ -138,37 +187,42 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let recipe = match &args.recipe {
-        Some(path) => Recipe::from_json(
-            &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )?,
-        None => Recipe::default(),
+fn run(args: Args, flags: reload::Flags) -> Result<(), Box<dyn std::error::Error>> {
+    let admin_token: Option<Arc<str>> = match args.admin_token.as_deref() {
+        Some(t) if t.len() < admin::MIN_TOKEN_LEN => {
+            return Err(format!(
+                "--admin-token: must be at least {} characters",
+                admin::MIN_TOKEN_LEN
+            )
+            .into())
+        }
+        t => t.map(Arc::from),
     };
-    let limits = Limits::default()
-        .with_max_input_bytes(args.max_input_bytes)
-        .with_max_width(args.max_width)
-        .with_max_height(args.max_height)
-        .with_max_pixels(args.max_pixels);
-    let config = PoolConfig {
-        workers: args.workers,
-        queue_capacity: args.queue_capacity,
-        output_dir: Some(args.output_dir.clone()),
-        stats_interval_ms: Some(1000),
-        default_recipe: Some(recipe),
-        limits: Some(limits),
-        memory_budget: args.memory_budget,
-        ..PoolConfig::default()
+    let sources = reload::Sources {
+        config: args.config.clone(),
+        recipe: args.recipe.clone(),
     };
-    match conveyor::pipeline::sweep(&args.output_dir) {
+    let loaded = reload::load(&sources, &flags).map_err(|r| r.to_string())?;
+    let output_dir = loaded
+        .pool
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| args.output_dir.clone());
+    match conveyor::pipeline::sweep(&output_dir) {
         Ok(0) => {}
         Ok(n) => info!(removed = n, "swept what an earlier run left unfinished"),
         Err(e) => warn!(error = %e, "could not sweep the output folder"),
     }
-    let pool = Arc::new(Pool::from_config(config)?);
-    let max_body = args
-        .max_body_bytes
-        .unwrap_or(args.max_input_bytes.saturating_add(1 << 20));
+    let pool = Arc::new(Pool::from_config(loaded.pool.clone())?);
+    let max_body = loaded.max_body_bytes;
+    let job_timeout = Arc::new(reload::JobTimeout::new(loaded.job_timeout));
+    let reloader = Arc::new(reload::Reloader::new(
+        pool.clone(),
+        sources,
+        flags,
+        loaded,
+        job_timeout.clone(),
+    ));
     let max_connections = match open_files_limit() {
         Some(n) => args
             .max_connections
@@ -189,12 +243,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let signalled = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.bind).await?;
+        // Before the "listening" line: from then on SIGHUP reloads, never kills.
+        reload_on_sighup(reloader.clone())?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let state = state::AppState {
             pool: pool.clone(),
-            output_dir: args.output_dir.clone(),
-            job_timeout: Duration::from_secs(args.job_timeout_secs),
+            output_dir: output_dir.clone(),
+            job_timeout,
             admission: Arc::new(admission::Admission::new(
                 pool.clone(),
                 args.max_body_bytes_in_flight,
@@ -205,6 +261,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 grace: Duration::from_secs(args.body_grace_secs),
             },
             in_flight: in_flight.clone(),
+            reloader,
+            admin_token: admin_token.clone(),
             stopping: stop_rx.clone(),
         };
         let router = app::router(state);
@@ -213,7 +271,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             workers = pool.workers(),
             queue_capacity = pool.queue_capacity(),
             max_connections,
-            output_dir = %args.output_dir.display(),
+            output_dir = %output_dir.display(),
+            admin_route = admin_token.is_some(),
             "conveyor upload server ready"
         );
         // Tests and scripts read this line to find the port.
@@ -260,6 +319,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         failed = stats.failed_total(),
         "pool drained; bye"
     );
+    Ok(())
+}
+
+/// Reloads the config on every SIGHUP, one at a time, off the async threads.
+fn reload_on_sighup(reloader: Arc<reload::Reloader>) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                info!("SIGHUP: reloading the config");
+                let r = reloader.clone();
+                let _ = tokio::task::spawn_blocking(move || r.reload("SIGHUP")).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
     Ok(())
 }
 

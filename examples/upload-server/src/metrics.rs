@@ -1,8 +1,10 @@
 //! `GET /metrics`: the pool's statistics in the Prometheus text format (version 0.0.4):
 //! queue depth, running jobs, jobs by outcome, uploads refused before their body, body
-//! bytes in flight, and per-stage latency histograms.
+//! bytes in flight, config reloads (`SIGHUP`, `POST /admin/reload`) and the config
+//! generation in force, and per-stage latency histograms.
 
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::header;
@@ -105,6 +107,34 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "counter",
         "Submissions refused because the queue was full.",
         &one(s.rejected),
+    );
+    let reloads = &app.reloader.counters;
+    metric(
+        "conveyor_config_reloads_total",
+        "counter",
+        "Config reloads (SIGHUP or POST /admin/reload), applied or refused.",
+        &[
+            (
+                "{result=\"ok\"}".to_string(),
+                reloads.ok.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "{result=\"refused\"}".to_string(),
+                reloads.refused.load(Ordering::Relaxed).to_string(),
+            ),
+        ],
+    );
+    metric(
+        "conveyor_config_generation",
+        "gauge",
+        "The config in force: 1 as started, one more per applied reload.",
+        &one(reloads.generation.load(Ordering::Relaxed)),
+    );
+    metric(
+        "conveyor_config_loaded_timestamp_seconds",
+        "gauge",
+        "When the config in force was loaded (Unix time).",
+        &one(reloads.loaded_at_unix.load(Ordering::Relaxed)),
     );
     let failed: Vec<_> = ErrorKind::ALL
         .iter()

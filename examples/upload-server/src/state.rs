@@ -1,18 +1,19 @@
-//! The state every handler shares: the pool, where outputs live, the admission gate,
-//! the body-reading policy, the jobs in flight and the stop signal.
+//! The state every handler shares: the pool, where outputs live, the job timeout, the
+//! admission gate, the body-reading policy, the jobs in flight, the reloader and the
+//! admin token, and the stop signal.
 //!
 //! Handlers and the router import this file; it imports none of them.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use conveyor::{JobId, Pool};
 use tokio::sync::watch;
 
 use crate::admission::Admission;
 use crate::body::BodyPolicy;
+use crate::reload::{JobTimeout, Reloader};
 
 /// State shared by all handlers (cheap to clone).
 #[derive(Clone)]
@@ -21,14 +22,18 @@ pub struct AppState {
     pub pool: Arc<Pool>,
     /// Where outputs are saved.
     pub output_dir: PathBuf,
-    /// Each job's deadline, counted from its acceptance.
-    pub job_timeout: Duration,
+    /// Each job's deadline, counted from its acceptance (a reload may change it).
+    pub job_timeout: Arc<JobTimeout>,
     /// Queue room and the body-bytes budget, checked before a body is read.
     pub admission: Arc<Admission>,
     /// Size cap and minimum rate for request bodies.
     pub body: BodyPolicy,
     /// Jobs submitted and not yet answered, cancelled at the drain deadline.
     pub in_flight: Arc<InFlight>,
+    /// Re-reads the config files (`SIGHUP`, `POST /admin/reload`); keeps the counters.
+    pub reloader: Arc<Reloader>,
+    /// The admin token; `None` leaves the admin route off.
+    pub admin_token: Option<Arc<str>>,
     /// Becomes `true` when the server starts shutting down.
     pub stopping: watch::Receiver<bool>,
 }

@@ -209,7 +209,7 @@ fn submit(
     let (tx, rx) = oneshot::channel();
     let upload_id = ids::new_upload_id();
     let job = Job::new(data)
-        .with_timeout(app.job_timeout)
+        .with_timeout(app.job_timeout.get())
         .with_key(upload_id.clone());
     match app.pool.try_submit_with(job, move |o| {
         let _ = tx.send(o);

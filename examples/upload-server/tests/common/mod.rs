@@ -1,11 +1,13 @@
 //! What the upload server's tests share: the real binary started on an ephemeral port
 //! (optionally under a low open-files limit, or on a given folder for restarts), a
-//! blocking HTTP client, synthetic images, and checks of what lies on disk.
+//! blocking HTTP client, synthetic images, checks of what lies on disk, and the
+//! server's log (its stderr, still echoed to the test's).
 #![allow(missing_docs, dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -15,6 +17,8 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub dir: tempfile::TempDir,
+    /// Everything the server wrote to stderr so far.
+    pub log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -25,6 +29,15 @@ impl Server {
     /// Starts the binary with `dir/uploads` as its output folder, under `ulimit -n
     /// nofile` when given.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str], nofile: Option<u32>) -> Server {
+        Server::spawn(dir, extra, nofile, "warn")
+    }
+
+    /// As [`Server::start`], logging at `level` (`RUST_LOG`).
+    pub fn start_logging(extra: &[&str], level: &str) -> Server {
+        Server::spawn(tempfile::tempdir().unwrap(), extra, None, level)
+    }
+
+    fn spawn(dir: tempfile::TempDir, extra: &[&str], nofile: Option<u32>, level: &str) -> Server {
         let bin = env!("CARGO_BIN_EXE_upload-server");
         let mut cmd = match nofile {
             Some(n) => {
@@ -38,11 +51,23 @@ impl Server {
             .args(["--bind", "127.0.0.1:0", "--output-dir"])
             .arg(dir.path().join("uploads"))
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let err = BufReader::new(child.stderr.take().unwrap());
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in err.lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
@@ -56,7 +81,33 @@ impl Server {
             let mut sink = String::new();
             let _ = out.read_to_string(&mut sink);
         });
-        Server { child, base, dir }
+        Server {
+            child,
+            base,
+            dir,
+            log,
+        }
+    }
+
+    /// The first line of the server's log that contains `needle`, waiting up to
+    /// `limit` for it.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> Option<String> {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .lines()
+                .find(|l| l.contains(needle))
+            {
+                return Some(line.to_string());
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
