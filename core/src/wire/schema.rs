@@ -379,6 +379,26 @@ const OBJECTS: &[Object] = &[
                 Uint,
                 "Most scans a JPEG may have. Default 100.",
             ),
+            opt(
+                "max_output_width",
+                Uint,
+                "Largest output width in pixels. Default 30000.",
+            ),
+            opt(
+                "max_output_height",
+                Uint,
+                "Largest output height in pixels. Default 30000.",
+            ),
+            opt(
+                "max_output_pixels",
+                Uint,
+                "Largest width x height of one output. Default 100000000.",
+            ),
+            opt(
+                "max_output_pixels_total",
+                Uint,
+                "Largest sum of width x height over a recipe's outputs. Default 300000000.",
+            ),
         ],
     },
     Object {
