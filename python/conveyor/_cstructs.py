@@ -9,7 +9,7 @@ compares them with these classes'.
 
 from ctypes import POINTER, Structure, c_char_p, c_size_t, c_uint32, c_uint64, c_uint8, c_void_p
 
-__all__ = ["conveyor_event", "conveyor_timings", "conveyor_output", "conveyor_job_result", "conveyor_stats"]
+__all__ = ["conveyor_event", "conveyor_timings", "conveyor_output", "conveyor_job_result", "conveyor_job_options", "conveyor_stats"]
 
 
 class conveyor_event(Structure):
@@ -59,6 +59,17 @@ class conveyor_job_result(Structure):
         ("outputs", POINTER(conveyor_output)),
         ("output_count", c_size_t),
         ("userdata", c_void_p),
+        ("key", c_char_p),
+    ]
+
+
+class conveyor_job_options(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("queue_wait", c_uint32),
+        ("key", c_char_p),
+        ("timeout_ms", c_uint64),
+        ("queue_wait_ms", c_uint64),
     ]
 
 

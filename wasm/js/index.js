@@ -16,6 +16,9 @@
 // settings (default recipe, limits, formats) in every worker, as `Pool::reload` does.
 
 import { ERROR_CODES } from './codes.js';
+// The page's thread loads the wasm too, only to check recipes before they are queued
+// (the same strict parser and validation as every door; no image work happens here).
+import initChecker, { checkRecipe } from '../pkg/conveyor_wasm.js';
 
 // The code tables are generated from the Rust core (codes.js; see its header).
 export { ERROR_CODES, STAGES, EVENT_TYPES } from './codes.js';
@@ -190,7 +193,7 @@ export class Pool extends EventTarget {
    */
   static async create(options = {}) {
     const pool = new Pool(options);
-    await Promise.all(pool._slots.map((s) => s.ready));
+    await Promise.all([pool._checker, ...pool._slots.map((s) => s.ready)]);
     return pool;
   }
 
@@ -210,6 +213,8 @@ export class Pool extends EventTarget {
     if (defaultRecipe) settings.default_recipe = typeof defaultRecipe === 'string' ? JSON.parse(defaultRecipe) : defaultRecipe;
     if (limits) settings.limits = limits;
     this._settingsJson = JSON.stringify(settings);
+    this._checker = initChecker().then(() => checkRecipe);
+    this._checker.catch(() => {}); // reported by process(), not as an unhandled rejection
     this._streams = new Set();
     this._checks = new Map();
     this._nextCheck = 1;
@@ -309,6 +314,15 @@ export class Pool extends EventTarget {
       throw new ConveyorError('invalid_recipe', `recipe is not serialisable: ${e.message}`);
     }
     if (recipeJson === undefined) throw new ConveyorError('invalid_recipe', 'the recipe is not a JSON value');
+    if (recipeJson !== '') {
+      // Refused here, before it takes a place in the queue.
+      const check = await this._checker;
+      try {
+        check(recipeJson);
+      } catch (e) {
+        throw new ConveyorError(e?.code || 'invalid_recipe', e?.message ?? String(e), { stage: e?.stage ?? null });
+      }
+    }
     const buffer = await toBuffer(input);
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');

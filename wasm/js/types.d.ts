@@ -114,6 +114,14 @@ export interface Limits {
   max_icc_bytes?: number;
   /** Most scans a JPEG may have. Default 100. */
   max_scans?: number;
+  /** Largest output width in pixels. Default 30000. */
+  max_output_width?: number;
+  /** Largest output height in pixels. Default 30000. */
+  max_output_height?: number;
+  /** Largest width x height of one output. Default 100000000. */
+  max_output_pixels?: number;
+  /** Largest sum of width x height over a recipe's outputs. Default 300000000. */
+  max_output_pixels_total?: number;
 }
 
 /** The live settings that reload replaces as a whole. */

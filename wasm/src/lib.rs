@@ -82,6 +82,17 @@ pub fn check_settings(settings_json: &str) -> Result<(), JsValue> {
         .map_err(|e| js_error(&e))
 }
 
+/// Checks recipe JSON as every door does (strict parsing, then validation); throws
+/// `{code: "invalid_recipe", numeric_code, stage, message}` when it is not valid. The
+/// JS pool calls it on the page's thread, so a bad recipe is refused before it is
+/// queued.
+#[wasm_bindgen(js_name = checkRecipe)]
+pub fn check_recipe(recipe_json: &str) -> Result<(), JsValue> {
+    ValidRecipe::from_json(recipe_json)
+        .map(|_| ())
+        .map_err(|e| js_error(&e))
+}
+
 /// As [`process`], under the live settings of the JS pool: `settings_json` is the shared
 /// settings object (limits, allowed formats, and the default recipe used when
 /// `recipe_json` is empty); `job_id` and `key` (validated as the native pool does) are
