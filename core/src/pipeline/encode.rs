@@ -139,8 +139,16 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
         Layout::Rgba8 => webp::Encoder::from_rgba(&px.buf, px.width, px.height),
         _ => webp::Encoder::from_rgb(&px.buf, px.width, px.height),
     };
+    // As `encode_simple`, plus `exact` for lossless: libwebp otherwise rewrites the
+    // colour under fully transparent pixels, and a lossless output of the source's
+    // size must be the source's pixels.
+    let mut config = webp::WebPConfig::new().map_err(|()| fail(spec, "WebPConfig"))?;
+    config.lossless = spec.lossless as i32;
+    config.alpha_compression = (!spec.lossless) as i32;
+    config.quality = spec.effective_quality() as f32;
+    config.exact = spec.lossless as i32;
     let mem = enc
-        .encode_simple(spec.lossless, spec.effective_quality() as f32)
+        .encode_advanced(&config)
         .map_err(|e| fail(spec, format!("{e:?}")))?;
     Ok(mem.to_vec())
 }
