@@ -47,7 +47,7 @@ impl Hasher for IdHasher {
 }
 
 /// Shards of the overflow map.
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 const SHARDS: usize = 16;
 
 /// Set in a slot when a cancel was requested for the job in it.
@@ -57,13 +57,13 @@ const CANCEL: u64 = 1 << 63;
 /// operation is atomic per id: dashmap locks the id's shard; under loom one mutex
 /// stands in for the shard locks.
 struct Overflow {
-    #[cfg(not(loom))]
+    #[cfg(not(all(test, loom)))]
     map: dashmap::DashMap<u64, bool, BuildHasherDefault<IdHasher>>,
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     map: super::sync::Mutex<std::collections::HashMap<u64, bool, BuildHasherDefault<IdHasher>>>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 impl Overflow {
     fn new() -> Overflow {
         Overflow {
@@ -111,7 +111,7 @@ impl Overflow {
 }
 
 /// The same operations, each under the one mutex.
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 impl Overflow {
     fn new() -> Overflow {
         Overflow {

@@ -6,11 +6,14 @@
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p conveyor --lib loom
 //! ```
 //!
-//! Only the registry uses this module; the rest of the pool stays on `std`.
+//! Only the registry's test build switches (`all(test, loom)`): under `--cfg loom` the
+//! library itself, which the crate's own integration tests link, stays on `std` and
+//! needs no loom. Only the registry uses this module; the rest of the pool stays on
+//! `std`.
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 pub(crate) use loom::sync::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize};
