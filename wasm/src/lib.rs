@@ -128,7 +128,11 @@ pub fn process_with(
 
 /// `{outcome, buffers}`: the wire outcome of a successful job (the JS pool fills in the
 /// queue and total times it measures) and each output's bytes.
-fn finish(job_id: JobId, key: Option<String>, report: conveyor::Report) -> Result<JsValue, JsValue> {
+fn finish(
+    job_id: JobId,
+    key: Option<String>,
+    report: conveyor::Report,
+) -> Result<JsValue, JsValue> {
     let buffers = js_sys::Array::new();
     for o in &report.outputs {
         let bytes = o.data.as_deref().unwrap_or(&[]);
