@@ -34,7 +34,7 @@ pub async fn events(
                     .data(serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into())),
                 Err(RecvError::Lagged(n)) => SseEvent::default()
                     .event("lagged")
-                    .data(serde_json::json!({"type": "lagged", "missed": n}).to_string()),
+                    .data(conveyor::wire::lagged_json(n).to_string()),
                 Err(RecvError::Closed) => return None,
             };
             Some((Ok(sse), (sub, stop)))

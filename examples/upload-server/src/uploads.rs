@@ -10,8 +10,11 @@
 //! goes away before its answer, its jobs are cancelled, so they leave nothing.
 //!
 //! Responses:
-//! - raw body: `201` with one upload object (`id`, `input`, `outputs` with their
-//!   `url`s, `timings`), or the error status with `{"error":{"code","message","stage"}}`;
+//! - raw body: `201` with one upload object: the job's wire outcome (`conveyor::wire`:
+//!   `key`, `ok`, `input`, `outputs`, `memory_estimate`, `timings`) without the pool's
+//!   `job_id`, plus the upload `id` (the job's key), `filename`, and per output its
+//!   `path` under the output folder and `url`; or the error status with
+//!   `{"error":{"code","numeric_code","stage","message"}}` (the wire error);
 //! - multipart: each file is its own upload, saved or not on its own; the body is
 //!   `{"uploads":[..],"saved":n,"failed":m}` with one object per file in order, each
 //!   either a saved upload (with `id`) or an `error`. The status is `201` when every
@@ -30,7 +33,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use conveyor::{Error, ErrorKind, Job, JobId, Outcome, OutputFormat};
+use conveyor::wire::{output_file_name, ErrorJson};
+use conveyor::{Error, ErrorKind, Job, JobId, Outcome, OutputFormat, Stage};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
@@ -147,45 +151,55 @@ impl Item {
         }
     }
 
-    fn to_json(&self) -> Value {
+    /// The file's object in the answer: the wire outcome (`conveyor::wire`) without the
+    /// pool's job number, which never leaves the server, plus the upload `id`, the
+    /// `filename`, and each output's `path` made relative to the output folder (the
+    /// pipeline's own path) with the `url` that serves it. A refused or failed file has
+    /// only `filename` and the wire `error` (a fixed message where the real one could
+    /// name server paths).
+    fn to_json(&self, output_dir: &std::path::Path) -> Value {
         match self {
-            Item::Refused { filename, kind } => json!({
-                "filename": filename,
-                "error": {"code": kind, "message": refusal_message(*kind), "stage": "submit"},
-            }),
+            Item::Refused { filename, kind } => {
+                let e = Error::new(*kind, refusal_message(*kind)).at(Stage::Submit);
+                json!({"filename": filename, "error": ErrorJson::from(&e)})
+            }
             Item::Done {
                 filename,
                 upload_id: id,
                 outcome,
-            } => match &outcome.result {
-                Err(e) => {
+            } => {
+                if let Err(e) = &outcome.result {
                     if matches!(e.kind, ErrorKind::SaveFailed | ErrorKind::Panicked) {
                         tracing::error!(job_id = outcome.job_id.0, error = %e, "job failed");
                     }
-                    json!({
-                        "filename": filename,
-                        "error": {"code": e.kind, "message": public_message(e), "stage": e.stage},
-                    })
+                    let mut public = e.clone();
+                    public.message = public_message(e);
+                    return json!({"filename": filename, "error": ErrorJson::from(&public)});
                 }
-                Ok(r) => {
-                    let outputs: Vec<Value> = r
-                        .outputs
-                        .iter()
-                        .map(|o| {
-                            let file = format!("{}.{}", o.name, o.format.extension());
-                            json!({
-                                "name": o.name, "format": o.format, "width": o.width, "height": o.height,
-                                "bytes": o.byte_len, "path": format!("{id}/{file}"),
-                                "url": format!("/uploads/{id}/{file}"),
-                            })
-                        })
-                        .collect();
-                    json!({
-                        "id": id, "filename": filename, "input": r.input,
-                        "outputs": outputs, "timings": r.timings,
-                    })
+                let mut v = serde_json::to_value(&**outcome).expect("outcomes serialise");
+                let obj = v.as_object_mut().expect("an outcome is an object");
+                obj.remove("job_id");
+                for o in obj
+                    .get_mut("outputs")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    let rel = o["path"]
+                        .as_str()
+                        .map(std::path::Path::new)
+                        .and_then(|p| p.strip_prefix(output_dir).ok())
+                        .map(|p| p.to_string_lossy().replace('\\', "/"))
+                        .unwrap_or_default();
+                    o["url"] = json!(format!("/uploads/{rel}"));
+                    o["path"] = json!(rel);
                 }
-            },
+                let mut out = serde_json::Map::new();
+                out.insert("id".into(), json!(id));
+                out.insert("filename".into(), json!(filename));
+                out.extend(std::mem::take(obj));
+                Value::Object(out)
+            }
         }
     }
 }
@@ -311,7 +325,10 @@ pub async fn post_uploads(State(app): State<AppState>, req: Request) -> Response
         drop(admitted);
         let item = jobs.finish().await.remove(0);
         let ids = item.job_id().into_iter().collect();
-        return with_ids(json_response(item.status(), item.to_json()), ids);
+        return with_ids(
+            json_response(item.status(), item.to_json(&app.output_dir)),
+            ids,
+        );
     }
 
     let req = Request::from_parts(parts, guarded);
@@ -375,15 +392,19 @@ pub async fn post_uploads(State(app): State<AppState>, req: Request) -> Response
     // Files already handed to the pool are answered for what they became, even when
     // the rest of the body failed.
     let items = jobs.finish().await;
-    multipart_response(items, failure)
+    multipart_response(items, failure, &app.output_dir)
 }
 
-fn multipart_response(items: Vec<Item>, failure: Option<BodyError>) -> Response {
+fn multipart_response(
+    items: Vec<Item>,
+    failure: Option<BodyError>,
+    output_dir: &std::path::Path,
+) -> Response {
     let saved = items
         .iter()
         .filter(|i| i.status() == StatusCode::CREATED)
         .count();
-    let uploads: Vec<Value> = items.iter().map(Item::to_json).collect();
+    let uploads: Vec<Value> = items.iter().map(|i| i.to_json(output_dir)).collect();
     let failed = items.len() - saved;
     let first_error = uploads.iter().find_map(|u| u.get("error")).cloned();
     let status = if saved == items.len() && failure.is_none() {
@@ -462,10 +483,7 @@ pub async fn get_output(
         None => vec![OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png],
     };
     for f in formats {
-        let path = app
-            .output_dir
-            .join(&id)
-            .join(format!("{name}.{}", f.extension()));
+        let path = app.output_dir.join(&id).join(output_file_name(name, f));
         if let Ok(data) = tokio::fs::read(&path).await {
             return (
                 [

@@ -44,6 +44,17 @@ fn raw_and_multipart_uploads_are_saved_for_real() {
         (Some(320), Some(160))
     );
     assert!(body["timings"]["decode_us"].as_u64().is_some());
+    // The wire outcome's names (conveyor::wire): the key is the upload id, sizes are
+    // byte_len, paths are relative to the output folder.
+    assert_eq!(body["key"], body["id"]);
+    assert_eq!(body["ok"], true);
+    assert!(body["input"]["byte_len"].as_u64().unwrap() > 0);
+    assert!(body["outputs"][0]["byte_len"].as_u64().unwrap() > 0);
+    assert_eq!(body["outputs"][0]["path"], format!("{id}/large.jpg"));
+    assert_eq!(
+        body["outputs"][0]["url"],
+        format!("/uploads/{id}/large.jpg")
+    );
     check_saved(&s.uploads(), &body);
 
     let form = multipart::Form::new()

@@ -221,7 +221,7 @@ pub fn check_saved(root: &Path, upload: &Value) {
     for o in upload["outputs"].as_array().unwrap() {
         let path = root.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(bytes.len() as u64, o["bytes"].as_u64().unwrap());
+        assert_eq!(bytes.len() as u64, o["byte_len"].as_u64().unwrap());
         let img = image::load_from_memory(&bytes).unwrap();
         assert_eq!(img.width() as u64, o["width"].as_u64().unwrap());
         assert_eq!(img.height() as u64, o["height"].as_u64().unwrap());
