@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use conveyor::{ErrorKind, Job, Limits, Outcome, Pool, PoolConfig, Recipe};
+use conveyor::wire::{ErrorJson, OutcomeJson};
+use conveyor::{ErrorKind, Job, JobId, Limits, Outcome, Pool, PoolConfig, Recipe, Timings};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
@@ -34,7 +35,9 @@ Examples:
   conveyor-batch photos/ -o out/ -W 256 -H 256 --fit cover -f png
       square 256 px PNG thumbnails, cropped to fill
   conveyor-batch photos/ -o out/ -r recipe.json -j 4 --json > results.jsonl
-      several outputs per image from a recipe file, one JSON line per image
+      several outputs per image from a recipe file, one JSON line per image: its
+      \"file\" and the outcome JSON every conveyor binding shows (job_id, key, ok,
+      input, outputs with their byte_len and saved path, timings; or error)
 
 Recipe file (the schema shared by every conveyor binding):
   {\"outputs\": [{\"name\": \"large\", \"width\": 1600, \"height\": 1600, \"format\": \"jpeg\", \"quality\": 80},
@@ -134,6 +137,8 @@ struct Done {
     file: PathBuf,
     input_bytes: u64,
     result: Result<conveyor::Report, conveyor::Error>,
+    /// The job's id, key and timings, when the file reached the pool.
+    job: Option<(JobId, Option<String>, Timings)>,
 }
 
 fn main() -> ExitCode {
@@ -199,6 +204,7 @@ fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                         file: f.path,
                         input_bytes: size,
                         result: Err(e),
+                        job: None,
                     });
                     continue;
                 }
@@ -213,6 +219,7 @@ fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                                 file: f.path,
                                 input_bytes: size,
                                 result: Err(e.into()),
+                                job: None,
                             });
                         }
                     }
@@ -225,6 +232,7 @@ fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                             file: f.path,
                             input_bytes: 0,
                             result: Err(e),
+                            job: None,
                         });
                     }
                 }
@@ -243,7 +251,7 @@ fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         };
         let Some(d) = next else { continue };
         if args.json {
-            println!("{}", json_line(&d, &args.out));
+            println!("{}", json_line(&d));
         }
         if let Err(e) = &d.result {
             bar.set_message(format!(
@@ -289,22 +297,31 @@ fn to_done(o: Outcome, by_key: &std::sync::Mutex<HashMap<String, (PathBuf, u64)>
         file,
         input_bytes,
         result: o.result,
+        job: Some((o.job_id, o.key, o.timings)),
     }
 }
 
-fn json_line(d: &Done, out: &std::path::Path) -> Value {
-    match &d.result {
-        Ok(r) => json!({
-            "file": d.file, "ok": true, "input": r.input, "timings": r.timings,
-            "outputs": r.outputs.iter().map(|o| json!({
-                "name": o.name, "format": o.format, "width": o.width, "height": o.height, "bytes": o.byte_len,
-                "path": o.path.as_ref().map(|p| p.strip_prefix(out).unwrap_or(p).to_path_buf()),
-            })).collect::<Vec<_>>(),
-        }),
-        Err(e) => {
-            json!({"file": d.file, "ok": false, "error": {"code": e.kind, "message": e.message, "stage": e.stage}})
+/// One `--json` line: `file`, then the job's wire outcome (`conveyor::wire`, the JSON
+/// every door shows: `job_id`, `key`, `ok`, `input`, `outputs` with the `path` each was
+/// saved under, `memory_estimate`, `timings`; or `error`). A file that never reached the
+/// pool (unreadable, too large) has only `file`, `ok` and `error`.
+fn json_line(d: &Done) -> Value {
+    let wire = match &d.job {
+        Some((job_id, key, timings)) => {
+            serde_json::to_value(OutcomeJson::new(*job_id, key.clone(), &d.result, *timings))
+                .expect("outcomes serialise")
         }
+        None => json!({
+            "ok": d.result.is_ok(),
+            "error": d.result.as_ref().err().map(ErrorJson::from),
+        }),
+    };
+    let mut line = serde_json::Map::new();
+    line.insert("file".into(), json!(d.file));
+    if let Value::Object(fields) = wire {
+        line.extend(fields);
     }
+    Value::Object(line)
 }
 
 /// Names the files in the folders that were not taken (not an image extension).

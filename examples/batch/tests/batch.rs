@@ -148,9 +148,16 @@ fn json_mode_prints_one_line_per_image() {
         );
         let rel = l["outputs"][0]["path"].as_str().unwrap();
         assert!(out.join(rel).exists(), "{rel}");
+        // The wire outcome, as every door shows it.
+        assert!(l["outputs"][0]["byte_len"].as_u64().unwrap() > 0);
+        assert!(l["input"]["byte_len"].as_u64().unwrap() > 0);
+        assert!(l["job_id"].as_u64().is_some());
+        assert!(l["key"].is_string());
+        assert!(l["timings"]["total_us"].as_u64().is_some());
     }
     let bad = lines.iter().find(|l| l["ok"] == false).unwrap();
     assert_eq!(bad["error"]["code"], "unsupported_format");
+    assert_eq!(bad["error"]["numeric_code"], 3);
     assert!(bad["file"].as_str().unwrap().ends_with("broken.jpg"));
 }
 
