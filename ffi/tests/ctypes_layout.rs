@@ -61,7 +61,7 @@ fn structs(header: &str) -> Vec<CStruct> {
             .strip_suffix(';')
             .unwrap_or_else(|| panic!("unexpected line in struct {}: {t}", s.name));
         let split = decl
-            .rfind(|c: char| c == ' ' || c == '*')
+            .rfind([' ', '*'])
             .unwrap_or_else(|| panic!("no field name in {decl:?}"));
         s.fields.push(CField {
             ty: decl[..=split].trim().to_string(),
