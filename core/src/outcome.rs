@@ -79,9 +79,8 @@ pub struct InputInfo {
     pub width: u32,
     /// Height as stored (before orientation).
     pub height: u32,
-    /// Size in bytes (`byte_len` in JSON, as every door names it).
-    #[serde(rename = "byte_len")]
-    pub bytes: u64,
+    /// Size in bytes (`byte_len`, as every door names it).
+    pub byte_len: u64,
     /// The EXIF orientation found (1–8; 1 when none).
     pub orientation: u8,
 }

@@ -159,7 +159,7 @@ impl OwnedResult {
                 c.input_format = static_input_format(report.input.format);
                 c.input_width = report.input.width;
                 c.input_height = report.input.height;
-                c.input_bytes = report.input.bytes;
+                c.input_bytes = report.input.byte_len;
                 for o in report.outputs {
                     let (ptr, path) = match (&o.data, &o.path) {
                         (Some(b), _) => (b.as_ptr(), std::ptr::null()),

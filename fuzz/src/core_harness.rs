@@ -323,7 +323,7 @@ pub fn check_outcome(recipe: &Recipe, result: &Result<Report, Error>, input_len:
     match result {
         Ok(report) => {
             assert_eq!(report.outputs.len(), recipe.outputs.len());
-            assert_eq!(report.input.bytes, input_len as u64);
+            assert_eq!(report.input.byte_len, input_len as u64);
             assert!(report.input.width >= 1 && report.input.height >= 1);
             for (spec, out) in recipe.outputs.iter().zip(&report.outputs) {
                 assert_eq!(out.name, spec.name);

@@ -267,7 +267,7 @@ pub(crate) fn probe<'a>(
         format,
         width,
         height,
-        bytes: data.len() as u64,
+        byte_len: data.len() as u64,
         orientation: orientation.to_exif(),
     };
     if format == InputFormat::Jpeg {

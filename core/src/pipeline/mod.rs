@@ -306,7 +306,7 @@ pub(crate) fn execute(
             Some(staging) => {
                 checkpoint(Stage::Save)?;
                 let t = Instant::now();
-                let file = format!("{}.{}", spec.name, spec.format.extension());
+                let file = crate::wire::output_file_name(&spec.name, spec.format);
                 info.path = Some(staging.write(&file, &bytes)?);
                 timings.save += t.elapsed();
             }

@@ -181,7 +181,7 @@ mod tests {
                 format: InputFormat::Png,
                 width: 4,
                 height: 2,
-                bytes: 99,
+                byte_len: 99,
                 orientation: 1,
             },
             outputs: vec![OutputInfo {
