@@ -184,7 +184,11 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
     const t = performance.now();
     codes.bomb = await settle(pool.process(bomb, recipe));
     codes.bombMs = performance.now() - t;
+    const acceptedBefore = pool.stats().accepted;
     codes.badRecipe = await settle(pool.process(small, { outputs: [{ name: 'o', format: 'gif' }] }));
+    // Refused on the page's thread, before it took a place in the queue.
+    codes.badRecipeAccepted = pool.stats().accepted - acceptedBefore;
+    codes.strictRecipe = await settle(pool.process(small, '{"outputs":[{"name":"o","format":"png"}]} {}'));
     codes.after = await settle(pool.process(small, recipe));
     codes.stats = pool.stats();
     pool.terminate();
@@ -199,6 +203,8 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
   assert.equal(out.bomb, 'limit_exceeded');
   assert.ok(out.bombMs < 1000, `bomb took ${out.bombMs} ms`);
   assert.equal(out.badRecipe, 'invalid_recipe');
+  assert.equal(out.badRecipeAccepted, 0);
+  assert.equal(out.strictRecipe, 'invalid_recipe');
   assert.equal(out.after, 'ok');
   assert.equal(out.afterTerminate, 'shut_down');
   assert.equal(out.stats.failed.cancelled, 2);
