@@ -82,6 +82,13 @@ pub struct conveyor_job_result {
     /// folder `output_dir/key/` (`output_dir/<job_id>/` without a key). Appended last,
     /// so the fields before it keep their offsets.
     pub key: *const c_char,
+    /// The whole outcome as the shared wire JSON (NUL-terminated; the same object the
+    /// upload server, the batch CLI, Python and JS show), including fields this struct
+    /// has no member for. Output bytes are never in it (they are in `outputs[i].data`).
+    /// Appended last, so the fields before it keep their offsets.
+    pub json: *const c_char,
+    /// Length of `json` in bytes, without the NUL.
+    pub json_len: usize,
 }
 
 /// The C view plus everything its pointers point into. `c` must stay the first field:
@@ -131,7 +138,12 @@ impl OwnedResult {
             output_count: 0,
             userdata,
             key: std::ptr::null(),
+            json: std::ptr::null(),
+            json_len: 0,
         };
+        let json = serde_json::to_string(&outcome).unwrap_or_else(|_| "{}".to_string());
+        c.json_len = json.len();
+        c.json = keep(json);
         if let Some(key) = outcome.key {
             c.key = keep(key);
         }

@@ -121,6 +121,9 @@ class Result:
     timings: Optional[Timings] = None
     #: The key given to ``submit`` (it names the output folder), or None.
     key: Optional[str] = None
+    #: The whole wire outcome as a dict (the JSON object every door shows), including
+    #: fields that have no attribute here.
+    outcome: dict[str, Any] = field(default_factory=dict)
 
     def output(self, name: str) -> Output:
         """The output with this name."""
@@ -211,8 +214,14 @@ def _recipe_json(recipe: Recipe) -> Optional[bytes]:
 
 def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
     """Copies everything out of the C result (valid only during the callback)."""
+    outcome = _outcome_json(r)
+    t = r.timings
+    timings = Timings(t.queued_us, t.decode_us, t.resize_us, t.encode_us, t.save_us, t.total_us)
     if r.code != 0:
-        return error_for(r.code, _text(r.message) or "", stage=_text(r.stage), job_id=r.job_id)
+        return error_for(
+            r.code, _text(r.message) or "", stage=_text(r.stage), job_id=r.job_id, key=_text(r.key),
+            timings=timings, outcome=outcome,
+        )
     outputs = []
     for i in range(r.output_count):
         o = r.outputs[i]
@@ -221,7 +230,6 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
             name=_text(o.name) or "", format=_text(o.format) or "", width=o.width, height=o.height,
             byte_len=o.len, path=_text(o.path), data=data,
         ))
-    t = r.timings
     return Result(
         job_id=r.job_id,
         input=InputInfo(
@@ -229,9 +237,18 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
             byte_len=r.input_bytes,
         ),
         outputs=outputs,
-        timings=Timings(t.queued_us, t.decode_us, t.resize_us, t.encode_us, t.save_us, t.total_us),
+        timings=timings,
         key=_text(r.key),
+        outcome=outcome,
     )
+
+
+def _outcome_json(r: _native.CJobResult) -> dict[str, Any]:
+    """The result's wire outcome JSON (``conveyor_job_result.json``) as a dict."""
+    if not r.json:
+        return {}
+    value = json.loads(ctypes.string_at(r.json, r.json_len).decode("utf-8"))
+    return value if isinstance(value, dict) else {}
 
 
 def _job_options(block: bool, key: Optional[str], timeout: Optional[float]) -> _native.CJobOptions:

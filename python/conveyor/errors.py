@@ -19,18 +19,38 @@ class ConveyorError(Exception):
     code: str = "unknown"
     numeric_code: int = -1
 
-    def __init__(self, message: str = "", *, stage: str | None = None, job_id: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        stage: str | None = None,
+        job_id: int | None = None,
+        key: str | None = None,
+        timings: Any = None,
+        outcome: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message or self.code)
         self.message = message
         self.stage = stage
         self.job_id = job_id
+        #: The job's key, when it had one.
+        self.key = key
+        #: A failed job's ``Timings`` (time queued, time until the failure), or None
+        #: for errors raised before a job existed.
+        self.timings = timings
+        #: The job's whole wire outcome (the same JSON object every door shows), or None.
+        self.outcome = outcome
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, stage={self.stage!r}, message={self.message!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields survive pickling (multiprocessing, concurrent.futures).
-        return (type(self), (self.message,), {"stage": self.stage, "job_id": self.job_id})
+        return (
+            type(self),
+            (self.message,),
+            {"stage": self.stage, "job_id": self.job_id, "key": self.key, "timings": self.timings, "outcome": self.outcome},
+        )
 
 
 class InvalidRecipe(ConveyorError):
@@ -140,7 +160,16 @@ BY_CODE: dict[int, type[ConveyorError]] = {
 }
 
 
-def error_for(code: int, message: str = "", *, stage: str | None = None, job_id: int | None = None) -> ConveyorError:
+def error_for(
+    code: int,
+    message: str = "",
+    *,
+    stage: str | None = None,
+    job_id: int | None = None,
+    key: str | None = None,
+    timings: Any = None,
+    outcome: dict[str, Any] | None = None,
+) -> ConveyorError:
     """The exception for a numeric result code."""
     cls = BY_CODE.get(code, ConveyorError)
-    return cls(message, stage=stage, job_id=job_id)
+    return cls(message, stage=stage, job_id=job_id, key=key, timings=timings, outcome=outcome)
