@@ -176,6 +176,13 @@ typedef struct conveyor_job_result {
   // folder `output_dir/key/` (`output_dir/<job_id>/` without a key). Appended last,
   // so the fields before it keep their offsets.
   const char *key;
+  // The whole outcome as the shared wire JSON (NUL-terminated; the same object the
+  // upload server, the batch CLI, Python and JS show), including fields this struct
+  // has no member for. Output bytes are never in it (they are in `outputs[i].data`).
+  // Appended last, so the fields before it keep their offsets.
+  const char *json;
+  // Length of `json` in bytes, without the NUL.
+  size_t json_len;
 } conveyor_job_result;
 
 // Options for one job, for `conveyor_pool_submit_with_options`. Growable: later

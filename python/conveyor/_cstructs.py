@@ -60,6 +60,8 @@ class conveyor_job_result(Structure):
         ("output_count", c_size_t),
         ("userdata", c_void_p),
         ("key", c_char_p),
+        ("json", c_char_p),
+        ("json_len", c_size_t),
     ]
 
 

@@ -17,6 +17,9 @@ def test_the_key_names_the_folder_and_comes_back(tmp_path, photo):
     with conveyor.Pool(workers=1, output_dir=str(tmp_path)) as pool:
         r = pool.process(photo, SMALL, key="user-7/avatar")
         assert r.key == "user-7/avatar"
+        # The whole wire outcome, as every door shows it.
+        assert r.outcome["ok"] is True and r.outcome["key"] == "user-7/avatar"
+        assert r.outcome["outputs"][0]["byte_len"] == r.output("small").byte_len
         out = r.output("small")
         assert out.path is not None and out.path.startswith(str(tmp_path / "user-7" / "avatar") + "/")
         assert (tmp_path / "user-7" / "avatar").is_dir()
@@ -36,6 +39,11 @@ def test_a_key_against_the_rules_fails_the_job(tmp_path, photo):
         with pytest.raises(conveyor.InvalidArgument) as info:
             pool.process(photo, SMALL, key="../escape")
         assert info.value.stage == "validate"
+        # Failed jobs carry their key, timings and wire outcome too.
+        assert info.value.key == "../escape"
+        assert info.value.timings is not None and info.value.timings.total_us >= 0
+        assert info.value.outcome is not None and info.value.outcome["ok"] is False
+        assert info.value.outcome["error"]["code"] == "invalid_argument"
     assert not (tmp_path / "escape").exists()
 
 

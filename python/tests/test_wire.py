@@ -29,8 +29,10 @@ def test_result_classes_use_the_wire_names():
     assert fields(conveyor.Output) == [*wire["OutputInfo"], "data"]
     assert fields(conveyor.InputInfo) == [f for f in wire["InputInfo"] if f != "orientation"]
     assert fields(conveyor.Timings) == list(wire["Timings"])
+    # Every wire field has its attribute, and `outcome` holds the whole wire object
+    # (fields added later reach Python through it first).
     ok = set(wire["OutcomeOk"]) - {"ok", "memory_estimate"}
-    assert set(fields(conveyor.Result)) == ok
+    assert set(fields(conveyor.Result)) - {"outcome"} == ok
 
 
 def test_tables_are_exported():

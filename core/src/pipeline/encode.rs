@@ -1,13 +1,17 @@
 //! Stage 3 for one output: encode to JPEG (jpeg-encoder, SIMD, 4:2:0, standard Huffman
-//! tables), PNG (image's encoder) or WebP (libwebp with the `libwebp` feature; the pure-Rust
+//! tables), PNG (the png crate, as image's encoder does) or WebP (libwebp with the `libwebp` feature; the pure-Rust
 //! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image).
 //!
 //! No EXIF or XMP is ever written: orientation has been applied to the pixels and GPS
 //! must not leak. The ICC profile is written only when the recipe keeps metadata.
+//!
+//! Encoders notice the job's deadline and cancel while they run, as the decoders do:
+//! libjpeg and the PNG encoder take their rows in bands with a check in between, libwebp
+//! asks through its progress hook, and the pure-Rust JPEG encoder's output passes
+//! through a writer that checks every [`CHECK_EVERY`] bytes. Only the pure-Rust WebP
+//! encoder (wasm builds) runs to its end once started.
 
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{ExtendedColorType, ImageEncoder};
-
+use super::input::Check;
 use super::pixels::{Layout, Pixels};
 use crate::error::{Error, ErrorKind, Stage};
 use crate::format::OutputFormat;
@@ -35,61 +39,94 @@ fn widened(px: &Pixels) -> Result<Pixels, Error> {
     px.widen_to(Layout::Rgb8)
 }
 
-/// Encodes `px` as `spec` asks, with `icc` embedded when given.
-pub(crate) fn encode(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+/// Rows handed to a row-based encoder between two checks.
+const BAND_ROWS: usize = 64;
+
+/// Encodes `px` as `spec` asks, with `icc` embedded when given. `check` is asked whether
+/// the job may go on while the encoder runs; its error stops the encode and is returned
+/// as it is.
+pub(crate) fn encode(
+    px: &Pixels,
+    spec: &OutputSpec,
+    icc: Option<&[u8]>,
+    check: Check<'_>,
+) -> Result<Vec<u8>, Error> {
     match spec.format {
-        OutputFormat::Jpeg => jpeg(px, spec, icc),
-        OutputFormat::Png => png(px, spec, icc),
-        OutputFormat::Webp => webp(px, spec),
+        OutputFormat::Jpeg => jpeg(px, spec, icc, check),
+        OutputFormat::Png => png(px, spec, icc, check),
+        OutputFormat::Webp => webp(px, spec, check),
     }
 }
 
 /// JPEG through mozjpeg with libjpeg-turbo's fast settings (no trellis), optimised
 /// Huffman tables and 4:2:0 chroma, like sharp's defaults.
 #[cfg(feature = "mozjpeg")]
-fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+fn jpeg(
+    px: &Pixels,
+    spec: &OutputSpec,
+    icc: Option<&[u8]>,
+    check: Check<'_>,
+) -> Result<Vec<u8>, Error> {
     let flat = px.flatten(spec.effective_background().0)?;
     let out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
-    let result = std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
-        let gray = flat.layout == Layout::L8;
-        let cs = if gray {
-            mozjpeg::ColorSpace::JCS_GRAYSCALE
-        } else {
-            mozjpeg::ColorSpace::JCS_RGB
-        };
-        let mut c = mozjpeg::Compress::new(cs);
-        c.set_fastest_defaults();
-        c.set_size(flat.width as usize, flat.height as usize);
-        c.set_quality(spec.effective_quality() as f32);
-        c.set_optimize_coding(true);
-        if !gray {
-            c.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
-        }
-        if spec.progressive {
-            c.set_progressive_mode();
-        }
-        let mut started = c.start_compress(out)?;
-        if let Some(icc) = icc {
-            started.write_icc_profile(icc);
-        }
-        started.write_scanlines(&flat.buf)?;
-        started.finish()
-    });
+    // The job's own error when a check stopped the encode between two bands.
+    let mut stopped = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> std::io::Result<Option<Vec<u8>>> {
+            let gray = flat.layout == Layout::L8;
+            let cs = if gray {
+                mozjpeg::ColorSpace::JCS_GRAYSCALE
+            } else {
+                mozjpeg::ColorSpace::JCS_RGB
+            };
+            let mut c = mozjpeg::Compress::new(cs);
+            c.set_fastest_defaults();
+            c.set_size(flat.width as usize, flat.height as usize);
+            c.set_quality(spec.effective_quality() as f32);
+            c.set_optimize_coding(true);
+            if !gray {
+                c.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
+            }
+            if spec.progressive {
+                c.set_progressive_mode();
+            }
+            let mut started = c.start_compress(out)?;
+            if let Some(icc) = icc {
+                started.write_icc_profile(icc);
+            }
+            let row = flat.width as usize * flat.layout.channels();
+            for band in flat.buf.chunks(row.max(1) * BAND_ROWS) {
+                if let Err(e) = check() {
+                    stopped = Some(e);
+                    return Ok(None);
+                }
+                started.write_scanlines(band)?;
+            }
+            started.finish().map(Some)
+        },
+    ));
     match result {
-        Ok(Ok(v)) => Ok(v),
+        Ok(Ok(Some(v))) => Ok(v),
+        Ok(Ok(None)) => Err(stopped.unwrap_or_else(|| fail(spec, "stopped"))),
         Ok(Err(e)) => Err(fail(spec, e)),
         Err(_) => Err(fail(spec, "libjpeg failed")),
     }
 }
 
 #[cfg(not(feature = "mozjpeg"))]
-fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+fn jpeg(
+    px: &Pixels,
+    spec: &OutputSpec,
+    icc: Option<&[u8]>,
+    check: Check<'_>,
+) -> Result<Vec<u8>, Error> {
     let flat = px.flatten(spec.effective_background().0)?;
     let (w, h) = (u16::try_from(flat.width), u16::try_from(flat.height));
     let (Ok(w), Ok(h)) = (w, h) else {
         return Err(fail(spec, "JPEG is limited to 65535x65535"));
     };
-    let mut out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
+    let out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
+    let mut out = CheckedWriter::new(out, check);
     let mut enc = jpeg_encoder::Encoder::new(&mut out, spec.effective_quality());
     enc.set_progressive(spec.progressive);
     // Not `set_optimized_huffman_tables(true)`: in jpeg-encoder 0.7.1 it writes streams
@@ -101,60 +138,75 @@ fn jpeg(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, E
         Layout::L8 => jpeg_encoder::ColorType::Luma,
         _ => jpeg_encoder::ColorType::Rgb,
     };
-    enc.encode(&flat.buf, w, h, ct).map_err(|e| fail(spec, e))?;
-    Ok(out)
+    let encoded = enc.encode(&flat.buf, w, h, ct);
+    out.finish(encoded.map_err(|e| fail(spec, e)))
 }
 
-fn png(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+fn png(
+    px: &Pixels,
+    spec: &OutputSpec,
+    icc: Option<&[u8]>,
+    check: Check<'_>,
+) -> Result<Vec<u8>, Error> {
     // Room for a typical result up front; growth past it is bounded by the output
     // limits (`geometry::check`).
     let mut out = super::pixels::reserve(px.buf.len() / 2 + 1024, "the encoded PNG")?;
-    let compression = match spec.effective_compression() {
-        0 => CompressionType::Uncompressed,
-        n => CompressionType::Level(n),
-    };
-    let mut enc = PngEncoder::new_with_quality(&mut out, compression, FilterType::Adaptive);
+    let mut info = ::png::Info::with_size(px.width, px.height);
     if let Some(icc) = icc {
-        // An unsupported profile is not worth failing the job for.
-        let _ = enc.set_icc_profile(icc.to_vec());
+        info.icc_profile = Some(std::borrow::Cow::Borrowed(icc));
     }
-    let ct = match px.layout {
-        Layout::L8 => ExtendedColorType::L8,
-        Layout::Rgb8 => ExtendedColorType::Rgb8,
-        Layout::Rgba8 => ExtendedColorType::Rgba8,
-    };
-    enc.write_image(&px.buf, px.width, px.height, ct)
+    let mut enc = ::png::Encoder::with_info(&mut out, info).map_err(|e| fail(spec, e))?;
+    enc.set_color(match px.layout {
+        Layout::L8 => ::png::ColorType::Grayscale,
+        Layout::Rgb8 => ::png::ColorType::Rgb,
+        Layout::Rgba8 => ::png::ColorType::Rgba,
+    });
+    enc.set_depth(::png::BitDepth::Eight);
+    // As image's PngEncoder maps its levels: 0 is stored, 1..=9 zlib's level.
+    match spec.effective_compression() {
+        0 => enc.set_compression(::png::Compression::NoCompression),
+        n => enc.set_deflate_compression(::png::DeflateCompression::Level(n)),
+    }
+    enc.set_filter(::png::Filter::Adaptive);
+    let mut writer = enc.write_header().map_err(|e| fail(spec, e))?;
+    let mut stream = writer
+        .stream_writer_with_size(256 * 1024)
         .map_err(|e| fail(spec, e))?;
+    let row = px.width as usize * px.layout.channels();
+    for band in px.buf.chunks(row.max(1) * BAND_ROWS) {
+        check()?;
+        std::io::Write::write_all(&mut stream, band).map_err(|e| fail(spec, e))?;
+    }
+    stream.finish().map_err(|e| fail(spec, e))?;
+    writer.finish().map_err(|e| fail(spec, e))?;
     Ok(out)
 }
 
 #[cfg(feature = "libwebp")]
-fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
+fn webp(px: &Pixels, spec: &OutputSpec, check: Check<'_>) -> Result<Vec<u8>, Error> {
     let px = if px.layout == Layout::L8 {
         std::borrow::Cow::Owned(widened(px)?)
     } else {
         std::borrow::Cow::Borrowed(px)
     };
-    let enc = match px.layout {
-        Layout::Rgba8 => webp::Encoder::from_rgba(&px.buf, px.width, px.height),
-        _ => webp::Encoder::from_rgb(&px.buf, px.width, px.height),
-    };
-    // As `encode_simple`, plus `exact` for lossless: libwebp otherwise rewrites the
-    // colour under fully transparent pixels, and a lossless output of the source's
-    // size must be the source's pixels.
-    let mut config = webp::WebPConfig::new().map_err(|()| fail(spec, "WebPConfig"))?;
+    // As the `webp` crate's `encode_simple`, plus `exact` for lossless: libwebp otherwise
+    // rewrites the colour under fully transparent pixels, and a lossless output of the
+    // source's size must be the source's pixels.
+    let mut config = libwebp_sys::WebPConfig::new().map_err(|()| fail(spec, "WebPConfig"))?;
     config.lossless = spec.lossless as i32;
     config.alpha_compression = (!spec.lossless) as i32;
     config.quality = spec.effective_quality() as f32;
     config.exact = spec.lossless as i32;
-    let mem = enc
-        .encode_advanced(&config)
-        .map_err(|e| fail(spec, format!("{e:?}")))?;
-    Ok(mem.to_vec())
+    super::libwebp::encode(&px, &config, check).map_err(|e| match e {
+        Ok(job_error) => job_error,
+        Err(msg) => fail(spec, msg),
+    })
 }
 
 #[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
-fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
+fn webp(px: &Pixels, spec: &OutputSpec, check: Check<'_>) -> Result<Vec<u8>, Error> {
+    // vaam-image-webp cannot be stopped once it runs: ask before it starts.
+    check()?;
     use vaam_webp::{ColorType, EncoderParams, WebPEncoder};
     let px = widened(px)?;
     let color = if px.layout == Layout::Rgba8 {
@@ -176,7 +228,9 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
 }
 
 #[cfg(all(not(feature = "libwebp"), not(feature = "pure-webp")))]
-fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
+fn webp(px: &Pixels, spec: &OutputSpec, check: Check<'_>) -> Result<Vec<u8>, Error> {
+    // image's lossless encoder cannot be stopped once it runs: ask before it starts.
+    check()?;
     if !spec.lossless {
         return Err(fail(
             spec,
@@ -185,13 +239,151 @@ fn webp(px: &Pixels, spec: &OutputSpec) -> Result<Vec<u8>, Error> {
     }
     let px = widened(px)?;
     let ct = if px.layout == Layout::Rgba8 {
-        ExtendedColorType::Rgba8
+        image::ExtendedColorType::Rgba8
     } else {
-        ExtendedColorType::Rgb8
+        image::ExtendedColorType::Rgb8
     };
     let mut out = Vec::new();
+    use image::ImageEncoder as _;
     image::codecs::webp::WebPEncoder::new_lossless(&mut out)
         .write_image(&px.buf, px.width, px.height, ct)
         .map_err(|e| fail(spec, e))?;
     Ok(out)
+}
+
+/// An encoder's output that asks the job whether it may go on every [`CHECK_EVERY`]
+/// bytes written; once the check says stop, every write fails and [`finish`] returns the
+/// job's error instead of the encoder's.
+///
+/// [`finish`]: CheckedWriter::finish
+#[cfg_attr(feature = "mozjpeg", allow(dead_code))]
+struct CheckedWriter<'a> {
+    out: Vec<u8>,
+    check: Check<'a>,
+    next_check: usize,
+    stopped: Option<Error>,
+}
+
+/// Bytes an encoder may write between two checks.
+const CHECK_EVERY: usize = 64 * 1024;
+
+#[cfg_attr(feature = "mozjpeg", allow(dead_code))]
+impl<'a> CheckedWriter<'a> {
+    fn new(out: Vec<u8>, check: Check<'a>) -> CheckedWriter<'a> {
+        CheckedWriter {
+            out,
+            check,
+            next_check: CHECK_EVERY,
+            stopped: None,
+        }
+    }
+
+    /// The bytes written, or the job's error when a check stopped the encoder.
+    fn finish(self, encoded: Result<(), Error>) -> Result<Vec<u8>, Error> {
+        match (self.stopped, encoded) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok(self.out),
+        }
+    }
+}
+
+impl std::io::Write for CheckedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stopped.is_some() {
+            return Err(std::io::Error::other("the job was stopped"));
+        }
+        if self.out.len() + buf.len() >= self.next_check {
+            if let Err(e) = (self.check)() {
+                self.stopped = Some(e);
+                return Err(std::io::Error::other("the job was stopped"));
+            }
+            self.next_check = self.out.len() + buf.len() + CHECK_EVERY;
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Noise, so that no encoder finds a shortcut.
+    fn noise(width: u32, height: u32, layout: Layout) -> Pixels {
+        let len = width as usize * height as usize * layout.channels();
+        let mut state = 0x2545_f491_u32;
+        let buf = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        Pixels {
+            width,
+            height,
+            layout,
+            buf,
+        }
+    }
+
+    fn specs() -> Vec<OutputSpec> {
+        let mut lossless = OutputSpec::new("lossless", OutputFormat::Webp);
+        lossless.lossless = true;
+        vec![
+            OutputSpec::new("jpeg", OutputFormat::Jpeg),
+            OutputSpec::new("png", OutputFormat::Png),
+            OutputSpec::new("webp", OutputFormat::Webp),
+            lossless,
+        ]
+    }
+
+    /// Every encoder asks the job again and again while it runs, and stops at the first
+    /// "no", returning the job's own error.
+    #[test]
+    fn encoders_ask_while_they_run_and_stop_when_told() {
+        let px = noise(1024, 1024, Layout::Rgb8);
+        for spec in specs() {
+            let asked = Cell::new(0u32);
+            let count = || {
+                asked.set(asked.get() + 1);
+                Ok(())
+            };
+            encode(&px, &spec, None, &count).unwrap();
+            let full = asked.get();
+            // Gated builds (pure-Rust WebP, image's lossless WebP) ask once, up front.
+            let gated = cfg!(not(feature = "libwebp")) && spec.format == OutputFormat::Webp;
+            if !gated {
+                assert!(full >= 4, "{}: asked only {full} times", spec.name);
+            }
+
+            let stop_at = full.div_ceil(2);
+            let asked = Cell::new(0u32);
+            let stop = || {
+                asked.set(asked.get() + 1);
+                if asked.get() >= stop_at {
+                    Err(Error::new(ErrorKind::Cancelled, "stop").at(Stage::Encode))
+                } else {
+                    Ok(())
+                }
+            };
+            let e = encode(&px, &spec, None, &stop).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Cancelled, "{}: {e}", spec.name);
+            assert_eq!(e.message, "stop", "{}", spec.name);
+            assert_eq!(
+                asked.get(),
+                stop_at,
+                "{}: went on after the job said stop",
+                spec.name
+            );
+        }
+    }
 }

@@ -13,6 +13,8 @@ mod input;
 mod jpeg;
 #[cfg(feature = "mozjpeg")]
 mod libjpeg;
+#[cfg(feature = "libwebp")]
+mod libwebp;
 mod pixels;
 mod render;
 mod save;
@@ -230,8 +232,17 @@ pub(crate) fn execute(
         let t = Instant::now();
         let plan = plans[i];
         let (bg, keep_alpha) = (spec.effective_background().0, spec.format.supports_alpha());
+        let resize_check = || checkpoint(Stage::Resize);
         let from_inter = intermediate.as_ref().and_then(|(inter, scale)| {
-            render::render_from_intermediate(inter, *scale, (uw, uh), &plan, bg, keep_alpha)
+            render::render_from_intermediate(
+                inter,
+                *scale,
+                (uw, uh),
+                &plan,
+                bg,
+                keep_alpha,
+                &resize_check,
+            )
         });
         let rendered = match from_inter {
             Some(px) => Some(px?),
@@ -243,7 +254,8 @@ pub(crate) fn execute(
                     )
                     .at(Stage::Resize));
                 };
-                match render::render(src, full, orientation, &plan, bg, keep_alpha)? {
+                match render::render(src, full, orientation, &plan, bg, keep_alpha, &resize_check)?
+                {
                     std::borrow::Cow::Owned(px) => Some(px),
                     // The source itself, unchanged.
                     std::borrow::Cow::Borrowed(_) => None,
@@ -290,7 +302,8 @@ pub(crate) fn execute(
 
         checkpoint(Stage::Encode)?;
         let t = Instant::now();
-        let bytes = encode::encode(&px, spec, icc)?;
+        let encode_check = || checkpoint(Stage::Encode);
+        let bytes = encode::encode(&px, spec, icc, &encode_check)?;
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {

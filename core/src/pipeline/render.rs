@@ -1,6 +1,11 @@
 //! Stage 2 for one output: crop and resize with a SIMD Lanczos3 (fast_image_resize),
 //! then apply the EXIF orientation to the (small) result, then pad for `contain`.
 //!
+//! A large output is resized in bands of rows, with a check of the job's deadline and
+//! cancel before each band (about [`BAND_PIXELS`] output pixels). Each band is the
+//! resizer's crop of the whole source, so the filter still reads the rows around the
+//! band and the result is the one resize of the whole image would give.
+//!
 //! Resizing happens in the stored (un-oriented) space and orientation afterwards,
 //! which is much cheaper than rotating the full-size image. This is exact because
 //! every crop is centred, and a centred region maps to a centred region under every
@@ -13,6 +18,7 @@ use fast_image_resize as fr;
 use image::metadata::Orientation;
 
 use super::geometry::Plan;
+use super::input::Check;
 use super::pixels::{Layout, Pixels};
 use crate::error::{Error, ErrorKind, Stage};
 
@@ -44,8 +50,16 @@ fn resize_error(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Panicked, format!("resize failed: {e}")).at(Stage::Resize)
 }
 
-/// Crops and resizes `src` (stored space) to `size`.
-fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixels, Error> {
+/// Output pixels resized between two checks of the job.
+const BAND_PIXELS: usize = 1 << 20;
+
+/// Crops and resizes `src` (stored space) to `size`, asking `check` before each band.
+fn resize(
+    src: &Pixels,
+    crop: Option<[f64; 4]>,
+    size: (u32, u32),
+    check: Check<'_>,
+) -> Result<Pixels, Error> {
     let src_view =
         fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
             .map_err(resize_error)?;
@@ -53,22 +67,38 @@ fn resize(src: &Pixels, crop: Option<[f64; 4]>, size: (u32, u32)) -> Result<Pixe
     let buf = super::pixels::alloc(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
     let mut dst = fr::images::Image::from_vec_u8(size.0, size.1, buf, pixel_type(src.layout))
         .map_err(resize_error)?;
-    let mut opts =
+    let opts =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
-    if let Some([x, y, w, h]) = crop {
-        // Crops are computed in floating point from scaled sizes: keep them inside the
-        // image (a rounding error of 1e-13 px is enough for the resizer to refuse).
-        let (sw, sh) = (src.width as f64, src.height as f64);
-        let (x, y) = (x.clamp(0.0, sw), y.clamp(0.0, sh));
-        let (w, h) = (w.min(sw - x), h.min(sh - y));
-        let whole = x < 1e-9 && y < 1e-9 && (sw - w) < 1e-9 && (sh - h) < 1e-9;
-        if !whole {
-            opts = opts.crop(x, y, w, h);
+    let (sw, sh) = (src.width as f64, src.height as f64);
+    let [x, y, w, h] = crop.unwrap_or([0.0, 0.0, sw, sh]);
+    // Crops are computed in floating point from scaled sizes: keep them inside the
+    // image (a rounding error of 1e-13 px is enough for the resizer to refuse).
+    let (x, y) = (x.clamp(0.0, sw), y.clamp(0.0, sh));
+    let (w, h) = (w.min(sw - x), h.min(sh - y));
+    let whole = x < 1e-9 && y < 1e-9 && (sw - w) < 1e-9 && (sh - h) < 1e-9;
+    let band_rows = (BAND_PIXELS / size.0.max(1) as usize).clamp(1, u32::MAX as usize) as u32;
+    if size.1 <= band_rows {
+        check()?;
+        let opts = if whole { opts } else { opts.crop(x, y, w, h) };
+        RESIZER
+            .with(|r| r.borrow_mut().resize(&src_view, &mut dst, &opts))
+            .map_err(resize_error)?;
+    } else {
+        // Source rows per output row.
+        let step = h / size.1 as f64;
+        let mut top = 0;
+        while top < size.1 {
+            check()?;
+            let rows = band_rows.min(size.1 - top);
+            let band_opts = opts.crop(x, y + top as f64 * step, w, rows as f64 * step);
+            let mut band = fr::images::CroppedImageMut::new(&mut dst, 0, top, size.0, rows)
+                .map_err(resize_error)?;
+            RESIZER
+                .with(|r| r.borrow_mut().resize(&src_view, &mut band, &band_opts))
+                .map_err(resize_error)?;
+            top += rows;
         }
     }
-    RESIZER
-        .with(|r| r.borrow_mut().resize(&src_view, &mut dst, &opts))
-        .map_err(resize_error)?;
     Ok(Pixels {
         width: size.0,
         height: size.1,
@@ -164,6 +194,7 @@ pub(crate) fn render<'a>(
     plan: &Plan,
     bg: [u8; 4],
     keep_alpha: bool,
+    check: Check<'_>,
 ) -> Result<Cow<'a, Pixels>, Error> {
     let t = transposes(orientation);
     let size = if t {
@@ -183,7 +214,7 @@ pub(crate) fn render<'a>(
     let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
         Cow::Borrowed(src)
     } else {
-        Cow::Owned(resize(src, crop, size)?)
+        Cow::Owned(resize(src, crop, size, check)?)
     };
     if orientation != Orientation::NoTransforms {
         out = Cow::Owned(orient(&out, orientation)?);
@@ -206,6 +237,7 @@ pub(crate) fn render_from_intermediate(
     plan: &Plan,
     bg: [u8; 4],
     keep_alpha: bool,
+    check: Check<'_>,
 ) -> Option<Result<Pixels, Error>> {
     let [x, y, w, h] = plan
         .crop
@@ -216,7 +248,7 @@ pub(crate) fn render_from_intermediate(
     }
     let full = region == [0.0, 0.0, inter.width as f64, inter.height as f64];
     Some((|| {
-        let mut out = resize(inter, (!full).then_some(region), plan.resize)?;
+        let mut out = resize(inter, (!full).then_some(region), plan.resize, check)?;
         if let Some(canvas) = plan.canvas {
             out = pad(out, canvas, bg, keep_alpha)?;
         }
@@ -258,5 +290,60 @@ mod tests {
             );
             assert_eq!(got.buf, expected.to_rgb8().into_raw(), "exif {exif}");
         }
+    }
+
+    /// A large resize goes in bands, with a check before each, and gives what one pass
+    /// over the whole image gives.
+    #[test]
+    fn banded_resize_matches_one_pass_and_asks_between_bands() {
+        let (w, h) = (301u32, 997u32);
+        let buf: Vec<u8> = (0..w * h * 3)
+            .map(|i| (i.wrapping_mul(7919) ^ (i / 3 / w * 31)) as u8)
+            .collect();
+        let src = Pixels {
+            width: w,
+            height: h,
+            layout: Layout::Rgb8,
+            buf,
+        };
+        for (crop, size) in [
+            (None, (1203, 3011)),
+            (Some([10.5, 20.25, 250.0, 900.0]), (1000, 2500)),
+            (None, (150, 20_000)),
+        ] {
+            let asked = std::cell::Cell::new(0);
+            let count = || {
+                asked.set(asked.get() + 1);
+                Ok(())
+            };
+            let banded = resize(&src, crop, size, &count).unwrap();
+            let bands = (size.1 as usize).div_ceil(BAND_PIXELS / size.0 as usize);
+            assert_eq!(asked.get(), bands, "{size:?}");
+            assert!(bands >= 3, "{size:?}: the test needs several bands");
+
+            let view = fr::images::ImageRef::new(w, h, &src.buf, fr::PixelType::U8x3).unwrap();
+            let mut one = fr::images::Image::new(size.0, size.1, fr::PixelType::U8x3);
+            let mut opts = fr::ResizeOptions::new()
+                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+            if let Some([x, y, cw, ch]) = crop {
+                opts = opts.crop(x, y, cw, ch);
+            }
+            fr::Resizer::new().resize(&view, &mut one, &opts).unwrap();
+            let worst = banded
+                .buf
+                .iter()
+                .zip(one.buffer())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(
+                worst <= 1,
+                "{size:?}: bands differ from one pass by {worst}"
+            );
+        }
+
+        let stop = || Err(Error::new(ErrorKind::Cancelled, "stop"));
+        let e = resize(&src, None, (1203, 3011), &stop).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Cancelled);
     }
 }

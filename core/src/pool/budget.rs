@@ -188,9 +188,9 @@ mod tests {
         let big = {
             let (b, order) = (b.clone(), order.clone());
             std::thread::spawn(move || {
-                b.acquire(80, None, &|| Ok(())).unwrap();
+                b.acquire(95, None, &|| Ok(())).unwrap();
                 order.lock().unwrap().push("big");
-                b.release(80);
+                b.release(95);
             })
         };
         while b.usage().1 == 0 {
@@ -205,8 +205,14 @@ mod tests {
                 b.release(10);
             })
         };
-        std::thread::sleep(Duration::from_millis(50));
+        // Both wait (the small one behind the big one, although it would fit).
+        while b.usage().1 < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
         assert!(order.lock().unwrap().is_empty());
+        // The big one gets in; the small one does not fit beside it, so the order is
+        // decided by the budget alone, not by thread scheduling.
         b.release(60);
         big.join().unwrap();
         small.join().unwrap();

@@ -135,6 +135,10 @@ int main(int argc, char **argv) {
     if (r) {
         CHECK(r->code == CONVEYOR_OK && r->job_id == id);
         CHECK(r->key != NULL && strcmp(r->key, "user-7/avatar") == 0);
+        /* the whole wire outcome rides along as JSON */
+        CHECK(r->json != NULL && strlen(r->json) == r->json_len);
+        CHECK(strstr(r->json, "\"key\":\"user-7/avatar\"") != NULL && strstr(r->json, "\"ok\":true") != NULL);
+        CHECK(strstr(r->json, "\"byte_len\"") != NULL && strstr(r->json, "\"timings\"") != NULL);
         snprintf(path, sizeof path, "%s/user-7/avatar/", dir);
         CHECK(r->output_count == 1 && starts_with(r->outputs[0].path, path));
         conveyor_job_result_free(r);
@@ -169,6 +173,7 @@ int main(int argc, char **argv) {
     if (r) {
         CHECK(r->code == CONVEYOR_INVALID_ARGUMENT && r->stage && strcmp(r->stage, "validate") == 0);
         CHECK(r->key && strcmp(r->key, "../escape") == 0);
+        CHECK(r->json && strstr(r->json, "\"ok\":false") && strstr(r->json, "\"code\":\"invalid_argument\""));
         conveyor_job_result_free(r);
     }
     snprintf(path, sizeof path, "%s/../escape", dir);
