@@ -5,6 +5,7 @@
 //! and the wasm build calls it directly. Between stages it calls a *checkpoint*, through
 //! which the caller can stop the job (cancellation, deadlines).
 
+mod colour;
 mod decode;
 mod encode;
 mod estimate;
@@ -146,13 +147,9 @@ pub(crate) fn execute(
     let t = Instant::now();
     let decode_check = || checkpoint(Stage::Decode);
     let watch = input::Watch::new(&decode_check);
-    let header = decode::probe(
-        data,
-        ctx.limits,
-        ctx.formats,
-        !recipe.strip_metadata,
-        &watch,
-    )?;
+    // The colour profile is always read (bounded by `max_icc_bytes`): converting to
+    // sRGB needs it as much as keeping it does.
+    let mut header = decode::probe(data, ctx.limits, ctx.formats, true, &watch)?;
     let orientation = if recipe.auto_orient {
         header.orientation
     } else {
@@ -200,8 +197,16 @@ pub(crate) fn execute(
     }
     let t = Instant::now();
     let input_info = header.info;
-    let icc = header.icc;
-    let decoded = decode::decode(
+    let mut colour = colour::Colour::new(
+        recipe.colour,
+        recipe.strip_metadata,
+        std::mem::take(&mut header.colour),
+    );
+    let cmyk = match &header.kind {
+        decode::Kind::Jpeg(h) if h.components == 4 => colour.cmyk(),
+        _ => None,
+    };
+    let mut decoded = decode::decode(
         input_info.format,
         header.kind,
         data,
@@ -209,12 +214,14 @@ pub(crate) fn execute(
         &watch,
         shrink,
         recipe.fail_on,
+        cmyk.as_ref(),
     )?;
+    // To sRGB before anything else touches the pixels (colour.rs).
+    colour.apply(&mut decoded.pixels, &decode_check)?;
     timings.decode += t.elapsed();
 
     // The full-size pixels, kept only while some output still needs them.
     let mut source = Some(decoded.pixels);
-    let icc = icc.as_deref();
 
     // The largest whole-image output so far (upright, resized, not cropped, padded or
     // enlarged): later outputs at most half its resolution are made from it rather
@@ -290,7 +297,7 @@ pub(crate) fn execute(
 
         checkpoint(Stage::Encode)?;
         let t = Instant::now();
-        let bytes = encode::encode(&px, spec, icc)?;
+        let bytes = encode::encode(&px, spec, colour.embed(px.layout))?;
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {
@@ -330,5 +337,6 @@ pub(crate) fn execute(
         outputs,
         timings,
         memory_estimate,
+        warnings: colour.warnings,
     })
 }
