@@ -16,7 +16,7 @@ LittleCMS's own sRGB) makes of the same decoded pixels: `<name>.srgb.png`. Input
 profile must be ignored have the unconverted pixels as their reference.
 `core/tests/colour.rs` compares conveyor's output with these (CIEDE2000).
 
-Needs Pillow (pinned in python/requirements-colour.txt):
+Needs Pillow (pinned in python/requirements-colour.txt; not needed to run the tests):
     python3 -m venv /tmp/cv && /tmp/cv/bin/pip install -r python/requirements-colour.txt
     /tmp/cv/bin/python scripts/colour-testimages.py
 """
