@@ -229,6 +229,10 @@ def main() -> None:
         None,
         "cICP 12/13/0/1 (Display P3), no ICC profile; referenced through the P3 profile",
     )
+    # sRGB as LittleCMS writes it (parametric curves): the same as untagged, so
+    # conveyor must leave the pixels exactly as they are (no needless conversion).
+    lcms_srgb = ImageCms.ImageCmsProfile(srgb).tobytes()
+    add("srgb_lcms.png", encode(src, "png", lcms_srgb), lcms_srgb, None, "LittleCMS's own sRGB profile")
     # CMYK: the source's RGB run through a naive RGB->CMYK split, stored with the profile.
     cmyk_im = Image.new("CMYK", (W, H))
     cp = cmyk_im.load()

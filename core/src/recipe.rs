@@ -21,7 +21,7 @@
 //! |---|---|---|---|
 //! | `outputs` | array of output specs, 1–16 | required | what to produce |
 //! | `auto_orient` | bool | `true` | apply the EXIF orientation to the pixels |
-//! | `strip_metadata` | bool | `true` | write no metadata; `false` writes an ICC profile (JPEG, PNG): sRGB's with `colour: "srgb"`, the source's with `"keep"`. EXIF, XMP and GPS are never written |
+//! | `strip_metadata` | bool | `true` | write no metadata; `false` writes an ICC profile (JPEG, PNG, WebP): sRGB's with `colour: "srgb"`, the source's with `"keep"`. EXIF, XMP and GPS are never written |
 //! | `colour` | `srgb` \| `keep` | `srgb` | colour management (see [`ColourMode`]): `srgb` converts pixels with an embedded profile to sRGB; `keep` leaves them and embeds the source profile |
 //! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
 //!
@@ -81,7 +81,7 @@ pub struct Recipe {
     /// Apply the EXIF orientation to the pixels. Default `true`.
     #[serde(default = "yes")]
     pub auto_orient: bool,
-    /// Write no metadata. `false` writes an ICC profile (JPEG and PNG): sRGB's, or the
+    /// Write no metadata. `false` writes an ICC profile (JPEG, PNG, WebP): sRGB's, or the
     /// source's with [`ColourMode::Keep`] (which embeds it either way). Default `true`.
     #[serde(default = "yes")]
     pub strip_metadata: bool,
@@ -101,7 +101,7 @@ pub struct Recipe {
 /// | `colour` | pixels | profile in outputs |
 /// |---|---|---|
 /// | `srgb` (default) | converted from the source profile to sRGB before resizing | none with `strip_metadata: true`; sRGB's (480 bytes) with `false` |
-/// | `keep` | left as decoded | the source profile, whatever `strip_metadata` says (JPEG, PNG; WebP outputs carry none) |
+/// | `keep` | left as decoded | the source profile, whatever `strip_metadata` says (JPEG, PNG and WebP) |
 ///
 /// A profile that cannot be used (unreadable, truncated, larger than
 /// [`Limits::max_icc_bytes`](crate::Limits), or for another colour model than the

@@ -272,6 +272,69 @@ fn keep_embeds_the_source_profile_and_leaves_the_pixels() {
 }
 
 #[test]
+fn webp_outputs_carry_the_profile_in_an_iccp_chunk() {
+    use image::ImageDecoder;
+    let p3 = read("icc/DisplayP3-v4.icc");
+    let rgba = {
+        let img = image::RgbaImage::from_fn(40, 30, |x, y| {
+            image::Rgba([x as u8 * 6, y as u8 * 8, 90, 200])
+        });
+        let mut b = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgba8(img)
+            .write_to(&mut b, image::ImageFormat::Png)
+            .unwrap();
+        b.into_inner()
+    };
+    // Lossy (extended file with ALPH) and lossless (simple VP8L), opaque and not.
+    for (input, recipe, icc) in [
+        (
+            read("p3.png"),
+            r#"{"outputs":[{"name":"o","format":"webp"}],"colour":"keep"}"#,
+            p3.clone(),
+        ),
+        (
+            read("p3.png"),
+            r#"{"outputs":[{"name":"o","format":"webp","lossless":true}],"colour":"keep"}"#,
+            p3.clone(),
+        ),
+        (
+            rgba.clone(),
+            r#"{"outputs":[{"name":"o","format":"webp"}],"strip_metadata":false}"#,
+            Vec::new(),
+        ),
+        (
+            rgba,
+            r#"{"outputs":[{"name":"o","format":"webp","lossless":true}],"strip_metadata":false}"#,
+            Vec::new(),
+        ),
+    ] {
+        let report = run_with(&input, recipe, &Limits::default());
+        let data = report.outputs[0].data.as_ref().unwrap();
+        let mut d =
+            image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(data.as_ref())).unwrap();
+        let got = d
+            .icc_profile()
+            .unwrap()
+            .unwrap_or_else(|| panic!("{recipe}: no ICCP"));
+        if icc.is_empty() {
+            assert_eq!(
+                (got.len(), &got[36..40]),
+                (480, b"acsp".as_slice()),
+                "{recipe}"
+            );
+        } else {
+            assert_eq!(got, icc, "{recipe}");
+        }
+        // Still a valid WebP of the same size.
+        let img = image::load_from_memory(data).unwrap();
+        assert_eq!(
+            (img.width(), img.height()),
+            (report.outputs[0].width, report.outputs[0].height)
+        );
+    }
+}
+
+#[test]
 fn converted_outputs_carry_srgb_only_when_metadata_is_kept() {
     let input = read("adobe.jpg");
     let stripped = run_with(&input, PNG, &Limits::default());
@@ -324,4 +387,57 @@ fn resized_outputs_are_converted_too() {
     );
     let (mean, _, _) = compare(&pixels(&report), &pixels(&reference));
     assert!(mean < 1.0, "{mean}");
+}
+
+#[test]
+fn an_srgb_profile_leaves_the_pixels_exactly_as_they_are() {
+    // LittleCMS's sRGB (parametric curves, v4) and moxcms's agree within one step on
+    // every level, so the conversion is skipped: no rounding, no time.
+    let input = read("srgb_lcms.png");
+    let report = run_with(&input, PNG, &Limits::default());
+    assert!(report.warnings.is_empty());
+    assert_eq!(
+        pixels(&report),
+        image::load_from_memory(&input).unwrap().to_rgb8()
+    );
+}
+
+/// The cost of the conversion on a 12 MP P3 image: decode time with `srgb` minus with
+/// `keep`. A measurement, not a check (timings vary with the machine): run with
+/// `cargo test -p conveyor --release --test colour conversion_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run by hand"]
+fn conversion_cost() {
+    let p3 = read("icc/DisplayP3-v4.icc");
+    let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 256) as u8])
+    });
+    let mut png = Vec::new();
+    {
+        use image::ImageEncoder;
+        let mut enc = image::codecs::png::PngEncoder::new_with_quality(
+            &mut png,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::NoFilter,
+        );
+        enc.set_icc_profile(p3).unwrap();
+        enc.write_image(img.as_raw(), 4000, 3000, image::ExtendedColorType::Rgb8)
+            .unwrap();
+    }
+    let recipe = |mode: &str| {
+        format!(r#"{{"outputs":[{{"name":"o","width":320,"format":"jpeg"}}],"colour":"{mode}"}}"#)
+    };
+    let mut best = [u128::MAX; 2];
+    for _ in 0..5 {
+        for (i, mode) in ["srgb", "keep"].into_iter().enumerate() {
+            let r = run_with(&png, &recipe(mode), &Limits::default());
+            best[i] = best[i].min(r.timings.decode.as_micros());
+        }
+    }
+    println!(
+        "12 MP P3 PNG: decode {} ms with srgb, {} ms with keep: conversion {} ms",
+        best[0] / 1000,
+        best[1] / 1000,
+        (best[0] - best[1]) / 1000
+    );
 }

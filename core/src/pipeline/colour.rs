@@ -235,10 +235,13 @@ impl Colour {
     /// For a CMYK (or YCCK) JPEG: the conversion of its decoded CMYK through the
     /// embedded CMYK profile, whatever the mode (outputs are RGB, so a CMYK profile is
     /// never kept). `None` when there is no usable CMYK profile (the decoder then
-    /// converts without one, and [`Colour::apply`] says so if a profile was ignored).
+    /// converts without one; a profile for another colour model is ignored, with a
+    /// warning).
     pub(crate) fn cmyk(&mut self) -> Option<Cmyk> {
         let p = self.profile()?;
         if p.color_space != DataColorSpace::Cmyk {
+            let space = p.color_space;
+            self.give_up(format_args!("is for {space:?} data, on a CMYK image"));
             return None;
         }
         let srgb = ColorProfile::new_srgb();
@@ -342,6 +345,7 @@ impl Colour {
     /// The profile to write into an output whose pixels have this layout, if any:
     /// the source's with `keep` (when it fits the layout: a grey profile for grey, an
     /// RGB one for colour), sRGB's when the recipe keeps metadata, none otherwise.
+    /// WebP outputs are always colour (the encoders widen grey).
     pub(crate) fn embed(&self, layout: Layout) -> Option<&[u8]> {
         if self.mode == ColourMode::Keep {
             if let (Some(p), Some(icc)) = (self.profile(), self.icc.as_deref()) {
@@ -446,6 +450,56 @@ fn is_identity(t: &Transform8BitExecutor, channels: usize) -> bool {
     src.iter()
         .zip(&dst)
         .all(|(&a, &b)| (a as i32 - b as i32).abs() <= 1)
+}
+
+/// A WebP file with `icc` in an ICCP chunk (the WebP encoders here write none): a simple
+/// file (one `VP8 ` or `VP8L` chunk) becomes an extended one with a `VP8X` header
+/// (`alpha`: the image has transparency); an extended one gets the ICC flag. `None`
+/// when the file is not a WebP this understands (the output is then left untagged).
+pub(crate) fn webp_with_icc(
+    webp: &[u8],
+    icc: &[u8],
+    (width, height): (u32, u32),
+    alpha: bool,
+) -> Option<Vec<u8>> {
+    if webp.get(0..4)? != b"RIFF" || webp.get(8..12)? != b"WEBP" || width == 0 || height == 0 {
+        return None;
+    }
+    let chunk = |fourcc: &[u8], body: &[u8]| {
+        let mut c = Vec::with_capacity(body.len() + 9);
+        c.extend_from_slice(fourcc);
+        c.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        c.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            c.push(0);
+        }
+        c
+    };
+    let first = webp.get(12..16)?;
+    let mut body = b"WEBP".to_vec();
+    match first {
+        b"VP8X" => {
+            let len = u32::from_le_bytes(webp.get(16..20)?.try_into().ok()?) as usize;
+            let mut vp8x = webp.get(20..20 + len)?.to_vec();
+            *vp8x.first_mut()? |= 0x20;
+            body.extend(chunk(b"VP8X", &vp8x));
+            body.extend(chunk(b"ICCP", icc));
+            body.extend_from_slice(webp.get(20 + len + len % 2..)?);
+        }
+        b"VP8 " | b"VP8L" => {
+            let mut vp8x = vec![0x20 | if alpha { 0x10 } else { 0 }, 0, 0, 0];
+            vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+            vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+            body.extend(chunk(b"VP8X", &vp8x));
+            body.extend(chunk(b"ICCP", icc));
+            body.extend_from_slice(webp.get(12..)?);
+        }
+        _ => return None,
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&u32::try_from(body.len()).ok()?.to_le_bytes());
+    out.extend(body);
+    Some(out)
 }
 
 /// A CMYK profile's conversion to sRGB, for the JPEG decoder.

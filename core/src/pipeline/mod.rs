@@ -297,7 +297,24 @@ pub(crate) fn execute(
 
         checkpoint(Stage::Encode)?;
         let t = Instant::now();
-        let bytes = encode::encode(&px, spec, colour.embed(px.layout))?;
+        // WebP encoders widen grey to RGB: such an output takes a colour profile.
+        let webp = spec.format == crate::format::OutputFormat::Webp;
+        let icc = colour.embed(match px.layout {
+            pixels::Layout::L8 if webp => pixels::Layout::Rgb8,
+            layout => layout,
+        });
+        let mut bytes = encode::encode(&px, spec, icc)?;
+        if let (true, Some(icc)) = (webp, icc) {
+            // The WebP encoders write no profile: add the ICCP chunk (colour.rs).
+            if let Some(tagged) = colour::webp_with_icc(
+                &bytes,
+                icc,
+                (px.width, px.height),
+                px.layout == pixels::Layout::Rgba8,
+            ) {
+                bytes = tagged;
+            }
+        }
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {
