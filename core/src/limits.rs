@@ -31,8 +31,10 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest single allocation a decoder may make, in bytes. Default 1 GiB.
     pub max_alloc: u64,
-    /// Largest ICC profile kept when metadata is not stripped. Default 1 MiB; larger
-    /// profiles are dropped (not an error).
+    /// Largest ICC profile read, to convert the pixels to sRGB or to keep it. Default
+    /// 1 MiB; a larger profile is ignored (not an error: the pixels are taken as sRGB
+    /// and the report has an `icc_ignored` warning), and a PNG's compressed profile is
+    /// never inflated past this.
     pub max_icc_bytes: u32,
     /// Most scans a JPEG may have. Default 100 (progressive files have about 10;
     /// libjpeg-turbo's own tools suggest a limit of this order against scan floods).

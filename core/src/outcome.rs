@@ -61,7 +61,68 @@ pub struct Report {
     /// (what the pool's memory budget admitted it with).
     #[serde(default)]
     pub memory_estimate: u64,
+    /// What the job worked around without failing (an unusable colour profile), in
+    /// the order it happened; empty for most jobs.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
 }
+
+// -- warnings (issue 14: colour management) ----------------------------------------------
+
+/// Something a job worked around without failing, with the same `code` in every door:
+/// `{"code":"icc_ignored","message":"..."}` in the outcome's `warnings` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The stable snake_case name.
+    pub code: WarningKind,
+    /// What happened, one line for humans; never parse it.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning of this kind.
+    pub fn new(code: WarningKind, message: impl Into<String>) -> Warning {
+        Warning {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kinds of [`Warning`]. New kinds may be added; codes are never reused.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The embedded ICC profile could not be used (unreadable, truncated, over
+    /// `max_icc_bytes`, or for another colour model than the image's): the pixels were
+    /// taken as sRGB.
+    IccIgnored,
+    /// A PNG's `cICP` chunk names a colour space not converted here (HDR transfer
+    /// functions, unknown codes): the ICC profile, if any, or sRGB was used instead.
+    CicpIgnored,
+}
+
+impl WarningKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [WarningKind; 2] = [WarningKind::IccIgnored, WarningKind::CicpIgnored];
+
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::IccIgnored => "icc_ignored",
+            WarningKind::CicpIgnored => "cicp_ignored",
+        }
+    }
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// -- end of warnings -----------------------------------------------------------------------
 
 impl Report {
     /// The output with this name.

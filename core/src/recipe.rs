@@ -21,7 +21,8 @@
 //! |---|---|---|---|
 //! | `outputs` | array of output specs, 1–16 | required | what to produce |
 //! | `auto_orient` | bool | `true` | apply the EXIF orientation to the pixels |
-//! | `strip_metadata` | bool | `true` | write no metadata; `false` keeps the ICC profile (JPEG, PNG). EXIF, XMP and GPS are never written |
+//! | `strip_metadata` | bool | `true` | write no metadata; `false` writes an ICC profile (JPEG, PNG, WebP): sRGB's with `colour: "srgb"`, the source's with `"keep"`. EXIF, XMP and GPS are never written |
+//! | `colour` | `srgb` \| `keep` | `srgb` | colour management (see [`ColourMode`]): `srgb` converts pixels with an embedded profile to sRGB; `keep` leaves them and embeds the source profile |
 //! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
 //!
 //! Output spec:
@@ -80,13 +81,58 @@ pub struct Recipe {
     /// Apply the EXIF orientation to the pixels. Default `true`.
     #[serde(default = "yes")]
     pub auto_orient: bool,
-    /// Write no metadata. `false` keeps the ICC profile (JPEG and PNG). Default `true`.
+    /// Write no metadata. `false` writes an ICC profile (JPEG, PNG, WebP): sRGB's, or the
+    /// source's with [`ColourMode::Keep`] (which embeds it either way). Default `true`.
     #[serde(default = "yes")]
     pub strip_metadata: bool,
     /// Which damage refuses an input. Default [`FailOn::Warning`], as in sharp.
     #[serde(default, skip_serializing_if = "FailOn::is_default")]
     pub fail_on: FailOn,
+    /// Colour management: convert to sRGB (the default) or keep the source profile.
+    #[serde(default, skip_serializing_if = "ColourMode::is_default")]
+    pub colour: ColourMode,
 }
+
+// -- colour management (issue 14) ------------------------------------------------------
+
+/// What happens to an input's colour profile (an embedded ICC profile, or a PNG's
+/// `cICP` chunk). The recipe's `colour` field.
+///
+/// | `colour` | pixels | profile in outputs |
+/// |---|---|---|
+/// | `srgb` (default) | converted from the source profile to sRGB before resizing | none with `strip_metadata: true`; sRGB's (480 bytes) with `false` |
+/// | `keep` | left as decoded | the source profile, whatever `strip_metadata` says (JPEG, PNG and WebP) |
+///
+/// A profile that cannot be used (unreadable, truncated, larger than
+/// [`Limits::max_icc_bytes`](crate::Limits), or for another colour model than the
+/// image's) never fails the job: it is ignored, the pixels are taken as sRGB, and the
+/// report's `warnings` say so. CMYK and YCCK JPEGs go through their CMYK profile.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColourMode {
+    /// Convert to sRGB, as sharp and libvips do when they strip the profile.
+    #[default]
+    Srgb,
+    /// Leave the pixels in the source's colour space and embed its profile.
+    Keep,
+}
+
+impl ColourMode {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColourMode::Srgb => "srgb",
+            ColourMode::Keep => "keep",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == ColourMode::default()
+    }
+}
+
+// -- end of colour management -----------------------------------------------------------
 
 /// How damaged an input may be and still be accepted: sharp's `failOn` levels, from
 /// the most lenient to the strictest. Each level refuses what the ones before it
@@ -405,6 +451,7 @@ impl Recipe {
             auto_orient: true,
             strip_metadata: true,
             fail_on: FailOn::default(),
+            colour: ColourMode::default(),
         }
     }
 

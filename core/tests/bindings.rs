@@ -360,6 +360,7 @@ fn every_object_has_the_fields_serde_reads() {
         ("ErrorInfo", serde_names::<conveyor::wire::ErrorJson>()),
         ("LatencySnapshot", serde_names::<LatencySnapshot>()),
         ("StatsSnapshot", serde_names::<StatsSnapshot>()),
+        ("Warning", serde_names::<conveyor::Warning>()),
     ];
     for (name, serde) in pairs {
         assert!(!serde.is_empty(), "{name}: serde named no fields");
@@ -390,6 +391,8 @@ fn every_enum_has_the_values_serde_reads() {
             "OutputFormat" => serde_names::<OutputFormat>(),
             "Fit" => serde_names::<Fit>(),
             "FailOn" => serde_names::<FailOn>(),
+            "ColourMode" => serde_names::<conveyor::ColourMode>(),
+            "WarningCode" => serde_names::<conveyor::WarningKind>(),
             other => panic!("the test does not know the enum {other}: add it here"),
         };
         assert_eq!(e.values, serde, "{}: schema vs serde", e.name);

@@ -78,7 +78,17 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
             hostile::bmp_size_bomb(2554, 18803, 253),
         ),
         ("webp_16384.webp", hostile::webp_header(16384, 16384)),
+        // Colour management: copies of scripts/colour-testimages.py's inputs.
+        ("colour_p3.png", colour("p3.png")),
+        ("colour_p3.jpg", colour("p3.jpg")),
+        ("colour_broken_icc.jpg", colour("broken_truncated.jpg")),
+        ("colour_cmyk_icc.jpg", colour("cmyk.jpg")),
     ]
+}
+
+/// An input of `testdata/colour` (made with Pillow by scripts/colour-testimages.py).
+fn colour(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("colour").join(name)).unwrap()
 }
 
 #[test]
@@ -162,6 +172,17 @@ fn every_vector_gives_the_expected_outcome() {
                     ),
                     "{name}"
                 );
+                // Optional: the warnings' codes, in order (colour profiles ignored).
+                if let Some(want) = expect.get("warnings") {
+                    let got: Vec<&str> = report.warnings.iter().map(|w| w.code.as_str()).collect();
+                    let want: Vec<&str> = want
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|w| w.as_str().unwrap())
+                        .collect();
+                    assert_eq!(got, want, "{name}: {:?}", report.warnings);
+                }
                 let want = expect["outputs"].as_array().unwrap();
                 assert_eq!(report.outputs.len(), want.len(), "{name}");
                 for (got, want) in report.outputs.iter().zip(want) {

@@ -121,6 +121,10 @@ class Result:
     timings: Optional[Timings] = None
     #: The key given to ``submit`` (it names the output folder), or None.
     key: Optional[str] = None
+    #: What the job worked around without failing, as the wire shows it:
+    #: ``[{"code": "icc_ignored", "message": "..."}]`` (an unusable colour profile);
+    #: usually empty.
+    warnings: list[dict[str, str]] = field(default_factory=list)
     #: The whole wire outcome as a dict (the JSON object every door shows), including
     #: fields that have no attribute here.
     outcome: dict[str, Any] = field(default_factory=dict)
@@ -239,6 +243,7 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
         outputs=outputs,
         timings=timings,
         key=_text(r.key),
+        warnings=list(outcome.get("warnings", [])),
         outcome=outcome,
     )
 

@@ -162,6 +162,9 @@ def test_shared_vectors_give_the_same_outcomes(vectors):
             got = [(o.name, o.format, o.width, o.height) for o in r.outputs]
             want = [(o["name"], o["format"], o["width"], o["height"]) for o in expect["outputs"]]
             assert got == want, case["name"]
+            # Optional: the warnings' codes, in order (colour profiles ignored).
+            if "warnings" in expect:
+                assert [w["code"] for w in r.warnings] == expect["warnings"], case["name"]
 
 
 def test_thousand_submissions_from_eight_threads_complete_exactly_once():

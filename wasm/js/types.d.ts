@@ -58,6 +58,16 @@ export type FailOn =
   | 'error'
   | 'warning';
 
+/** Colour management: convert to sRGB, or keep the source profile. */
+export type ColourMode =
+  | 'srgb'
+  | 'keep';
+
+/** The stable snake_case name of a warning (something a job worked around). */
+export type WarningCode =
+  | 'icc_ignored'
+  | 'cicp_ignored';
+
 // -- given to conveyor
 
 /** What to make from one input (the shared recipe schema). */
@@ -66,10 +76,12 @@ export interface Recipe {
   outputs: OutputSpec[];
   /** Apply the EXIF orientation to the pixels. Default true. */
   auto_orient?: boolean;
-  /** Write no metadata; false keeps the ICC profile. Default true. */
+  /** Write no metadata; false writes an ICC profile (sRGB's, or the source's with colour "keep"). Default true. */
   strip_metadata?: boolean;
   /** Which damage refuses an input. Default "warning". */
   fail_on?: FailOn;
+  /** "srgb" converts profiled inputs to sRGB; "keep" embeds the source profile. Default "srgb". */
+  colour?: ColourMode;
 }
 
 /** One output of a recipe. */
@@ -110,7 +122,7 @@ export interface Limits {
   max_pixels?: number;
   /** Largest single decoder allocation in bytes. Default 1 GiB. */
   max_alloc?: number;
-  /** Largest ICC profile kept. Default 1 MiB. */
+  /** Largest ICC profile read (to convert or keep). Default 1 MiB. */
   max_icc_bytes?: number;
   /** Most scans a JPEG may have. Default 100. */
   max_scans?: number;
@@ -230,8 +242,18 @@ export interface OutcomeOk {
   outputs: OutputInfo[];
   /** The job's estimated peak memory, in bytes. */
   memory_estimate: number;
+  /** What the job worked around without failing; usually empty. */
+  warnings: Warning[];
   /** Time queued, per stage and in total. */
   timings: Timings;
+}
+
+/** Something a job worked around without failing (an unusable colour profile). */
+export interface Warning {
+  /** The stable snake_case name. */
+  code: WarningCode;
+  /** What happened, for humans; never parse it. */
+  message: string;
 }
 
 /** A job that failed. */

@@ -135,6 +135,11 @@ test('the shared vectors give the native outcomes', async () => {
         const got = r.outputs.map((o) => [o.name, o.format, o.width, o.height].join());
         const exp = want.outputs.map((o) => [o.name, o.format, o.width, o.height].join());
         if (got.join(';') !== exp.join(';')) bad.push(`${c.name}: ${got} != ${exp}`);
+        // Optional: the warnings' codes, in order (colour profiles ignored).
+        if ('warnings' in want) {
+          const codes = (r.warnings || []).map((w) => w.code).join();
+          if (codes !== want.warnings.join()) bad.push(`${c.name}: warnings ${codes} != ${want.warnings}`);
+        }
       } catch (e) {
         if (c.expect.ok || e.code !== c.expect.code) bad.push(`${c.name}: ${e.code} ${e.message}`);
       } finally {

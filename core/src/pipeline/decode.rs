@@ -17,6 +17,7 @@ use std::ops::Range;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
+use super::colour::{Cmyk, Found};
 use super::input::{Input, Watch};
 use super::jpeg::{self, JpegHeader};
 use super::pixels::Pixels;
@@ -35,7 +36,8 @@ pub(crate) struct Decoded {
 pub(crate) struct Header<'a> {
     pub info: InputInfo,
     pub orientation: Orientation,
-    pub icc: Option<Vec<u8>>,
+    /// The colour profile found (ICC bounded by `max_icc_bytes`, PNG cICP).
+    pub colour: Found,
     pub kind: Kind<'a>,
 }
 
@@ -211,13 +213,14 @@ fn check_bmp_fits(data: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// PNG: the byte ranges of iCCP chunks, and the profile when it is wanted and fits
-/// `max_icc_bytes` once inflated. The chunks are hidden from the decoder either way,
-/// so a compressed profile is never inflated past that bound (a zlib bomb in iCCP costs
-/// nothing).
-fn png_icc(data: &[u8], want: bool, max: u32) -> (Vec<Range<usize>>, Option<Vec<u8>>) {
+/// PNG: the byte ranges of iCCP chunks, and the colour profile when it is wanted: the
+/// ICC profile if it fits `max_icc_bytes` once inflated, and the `cICP` chunk. The iCCP
+/// chunks are hidden from the decoder either way, so a compressed profile is never
+/// inflated past that bound (a zlib bomb in iCCP costs nothing).
+fn png_icc(data: &[u8], want: bool, max: u32) -> (Vec<Range<usize>>, Found) {
     let mut hidden = Vec::new();
-    let mut icc = None;
+    let mut found = Found::default();
+    let mut seen_iccp = false;
     let mut pos = 8;
     while let Some(head) = data.get(pos..pos + 8) {
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
@@ -226,21 +229,72 @@ fn png_icc(data: &[u8], want: bool, max: u32) -> (Vec<Range<usize>>, Option<Vec<
         if kind == b"IDAT" || kind == b"IEND" || end > data.len() {
             break;
         }
+        let body = &data[pos + 8..pos + 8 + len];
         if kind == b"iCCP" {
             hidden.push(pos..end);
-            let body = &data[pos + 8..pos + 8 + len];
-            if want && icc.is_none() {
+            if want && !seen_iccp {
+                seen_iccp = true;
                 // name, NUL, compression method 0, then the zlib stream.
-                icc = body
+                match body
                     .iter()
                     .position(|&b| b == 0)
                     .and_then(|nul| body.get(nul + 2..))
-                    .and_then(|z| fdeflate::decompress_to_vec_bounded(z, max as usize).ok());
+                    .map(|z| fdeflate::decompress_to_vec_bounded(z, max as usize))
+                {
+                    Some(Ok(icc)) => found.icc = Some(icc),
+                    Some(Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. })) => {
+                        found.icc_over = Some(max)
+                    }
+                    Some(Err(_)) => found.icc_unreadable = Some("corrupt iCCP data".into()),
+                    None => found.icc_unreadable = Some("a malformed iCCP chunk".into()),
+                }
             }
+        } else if kind == b"cICP" && want && len == 4 && found.cicp.is_none() {
+            found.cicp = Some([body[0], body[1], body[2], body[3]]);
         }
         pos = end;
     }
-    (hidden, icc)
+    (hidden, found)
+}
+
+/// TIFF: the ICC profile tag (34675) of the first IFD, as stored (a slice of `data`).
+fn tiff_icc(data: &[u8]) -> Option<&[u8]> {
+    let le = match data.get(0..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b = [*data.get(at)?, *data.get(at + 1)?];
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd = u32_at(4)? as usize;
+    let count = u16_at(ifd)? as usize;
+    (0..count.min(1024)).find_map(|i| {
+        let e = ifd + 2 + 12 * i;
+        if u16_at(e)? != 34675 || !matches!(u16_at(e + 2)?, 1 | 7) {
+            return None;
+        }
+        let len = u32_at(e + 4)? as usize;
+        let at = if len <= 4 {
+            e + 8
+        } else {
+            u32_at(e + 8)? as usize
+        };
+        data.get(at..at.checked_add(len)?)
+    })
 }
 
 /// Reads the header: format, dimensions, orientation, profile; checks the limits.
@@ -275,10 +329,15 @@ pub(crate) fn probe<'a>(
         check_dimensions(h.width, h.height, limits)?;
         let orientation =
             Orientation::from_exif(h.orientation as u8).unwrap_or(Orientation::NoTransforms);
+        let colour = Found {
+            icc: h.icc.take(),
+            icc_over: h.icc_dropped.then_some(limits.max_icc_bytes),
+            ..Found::default()
+        };
         return Ok(Header {
             info: info(h.width, h.height, orientation),
             orientation,
-            icc: h.icc.take(),
+            colour,
             kind: Kind::Jpeg(h),
         });
     }
@@ -286,10 +345,10 @@ pub(crate) fn probe<'a>(
     if format == InputFormat::Bmp {
         check_bmp_fits(data)?;
     }
-    let (hidden, png_profile) = if format == InputFormat::Png {
+    let (hidden, png_colour) = if format == InputFormat::Png {
         png_icc(data, want_icc, limits.max_icc_bytes)
     } else {
-        (Vec::new(), None)
+        (Vec::new(), Found::default())
     };
     let mut reader =
         ImageReader::with_format(Input::with_hidden(data, &hidden, watch), format.to_image());
@@ -320,16 +379,32 @@ pub(crate) fn probe<'a>(
         ));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = if format == InputFormat::Png {
-        png_profile
+    let colour = if format == InputFormat::Png {
+        png_colour
     } else if want_icc {
-        decoder
-            .icc_profile()
-            .ok()
-            .flatten()
-            .filter(|p| p.len() as u64 <= limits.max_icc_bytes as u64)
+        // WebP's ICCP chunk and TIFF's tag are stored uncompressed: bounded by the input.
+        let icc = match decoder.icc_profile() {
+            // `image`'s TIFF decoder reads the tag only when typed BYTE; most writers
+            // type it UNDEFINED.
+            Ok(None) if format == InputFormat::Tiff => Ok(tiff_icc(data).map(<[u8]>::to_vec)),
+            other => other,
+        };
+        match icc {
+            Ok(Some(p)) if p.len() as u64 > limits.max_icc_bytes as u64 => Found {
+                icc_over: Some(limits.max_icc_bytes),
+                ..Found::default()
+            },
+            Ok(icc) => Found {
+                icc,
+                ..Found::default()
+            },
+            Err(e) => Found {
+                icc_unreadable: Some(e.to_string()),
+                ..Found::default()
+            },
+        }
     } else {
-        None
+        Found::default()
     };
     let color = decoder.color_type();
     let channels = if color.has_color() { 3 } else { 1 } + u64::from(color.has_alpha());
@@ -341,7 +416,7 @@ pub(crate) fn probe<'a>(
     Ok(Header {
         info: info(width, height, orientation),
         orientation,
-        icc,
+        colour,
         kind: Kind::Other {
             decoder: Box::new(decoder),
             native_bytes,
@@ -353,7 +428,9 @@ pub(crate) fn probe<'a>(
 
 /// Decodes what [`probe`] read. `shrink` (1, 2, 4 or 8) lets a JPEG decode smaller in
 /// the DCT domain (native builds); the pixels are then about `width / shrink` wide.
-/// `fail_on` says which damage refuses the image.
+/// `fail_on` says which damage refuses the image. `cmyk` converts a CMYK JPEG through
+/// its profile (native builds); without it CMYK is converted naively.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     format: InputFormat,
     header: Kind<'_>,
@@ -362,6 +439,7 @@ pub(crate) fn decode(
     watch: &Watch<'_>,
     shrink: u32,
     fail_on: FailOn,
+    cmyk: Option<&Cmyk>,
 ) -> Result<Decoded, Error> {
     match header {
         Kind::Jpeg(h) => {
@@ -375,7 +453,7 @@ pub(crate) fn decode(
                     ),
                 ));
             }
-            let pixels = decode_jpeg(&h, data, limits, watch, shrink, fail_on)?;
+            let pixels = decode_jpeg(&h, data, limits, watch, shrink, fail_on, cmyk)?;
             Ok(Decoded { pixels })
         }
         Kind::Other { decoder, .. } => {
@@ -399,9 +477,10 @@ fn decode_jpeg(
     watch: &Watch<'_>,
     shrink: u32,
     fail_on: FailOn,
+    cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
     let input = Input::new(data, watch).break_at(h.scan_offsets.iter().copied());
-    let decoded = super::libjpeg::decode(input, watch, shrink, h.adobe)?;
+    let decoded = super::libjpeg::decode(input, watch, shrink, h.adobe, cmyk)?;
     if watch.read_past_end() && fail_on >= FailOn::Truncated {
         return Err(err(
             ErrorKind::DecodeFailed,
@@ -430,6 +509,7 @@ fn decode_jpeg(
     watch: &Watch<'_>,
     _shrink: u32,
     _fail_on: FailOn,
+    _cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
     let mut reader = ImageReader::with_format(Input::new(data, watch), image::ImageFormat::Jpeg);
     reader.limits(image_limits(limits));

@@ -3,7 +3,8 @@
 //! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image).
 //!
 //! No EXIF or XMP is ever written: orientation has been applied to the pixels and GPS
-//! must not leak. The ICC profile is written only when the recipe keeps metadata.
+//! must not leak. The ICC profile that `colour.rs` chooses is written into JPEG and PNG
+//! here (WebP gets its ICCP chunk from `colour.rs`).
 //!
 //! Encoders notice the job's deadline and cancel while they run, as the decoders do:
 //! libjpeg and the PNG encoder take their rows in bands with a check in between, libwebp

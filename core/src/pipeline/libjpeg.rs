@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use mozjpeg_sys as ffi;
 
+use super::colour::Cmyk;
 use super::input::{Input, Watch};
 use super::pixels::{Layout, Pixels};
 use crate::error::{Error, ErrorKind, Stage};
@@ -73,12 +74,14 @@ pub(crate) struct Decoded {
 }
 
 /// Decodes a JPEG scaled by `1 / shrink` (1, 2, 4 or 8) in the DCT domain. CMYK and
-/// YCCK come out as RGB (`adobe`: the Adobe marker says the values are inverted).
+/// YCCK come out as RGB (`adobe`: the Adobe marker says the values are inverted),
+/// through the image's CMYK profile when `cmyk` is given.
 pub(crate) fn decode(
     input: Input<'_>,
     watch: &Watch<'_>,
     shrink: u32,
     adobe: bool,
+    cmyk: Option<&Cmyk>,
 ) -> Result<Decoded, Error> {
     WARNING.with(|w| w.borrow_mut().take());
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<Pixels, Error> {
@@ -107,11 +110,10 @@ pub(crate) fn decode(
         }
         // The trailing data is not needed: skip `finish` (it would read to EOI).
         drop(started);
-        let cmyk = matches!(layout, Layout::Rgba8);
-        let (layout, buf) = if cmyk {
-            (Layout::Rgb8, cmyk_to_rgb(&buf, adobe)?)
-        } else {
-            (layout, buf)
+        let (layout, buf) = match (layout, cmyk) {
+            (Layout::Rgba8, Some(profile)) => (Layout::Rgb8, profile.to_rgb(&mut buf, adobe)?),
+            (Layout::Rgba8, None) => (Layout::Rgb8, cmyk_to_rgb(&buf, adobe)?),
+            _ => (layout, buf),
         };
         Ok(Pixels {
             width: width as u32,

@@ -5,6 +5,7 @@
 //! and the wasm build calls it directly. Between stages it calls a *checkpoint*, through
 //! which the caller can stop the job (cancellation, deadlines).
 
+mod colour;
 mod decode;
 mod encode;
 mod estimate;
@@ -148,13 +149,9 @@ pub(crate) fn execute(
     let t = Instant::now();
     let decode_check = || checkpoint(Stage::Decode);
     let watch = input::Watch::new(&decode_check);
-    let header = decode::probe(
-        data,
-        ctx.limits,
-        ctx.formats,
-        !recipe.strip_metadata,
-        &watch,
-    )?;
+    // The colour profile is always read (bounded by `max_icc_bytes`): converting to
+    // sRGB needs it as much as keeping it does.
+    let mut header = decode::probe(data, ctx.limits, ctx.formats, true, &watch)?;
     let orientation = if recipe.auto_orient {
         header.orientation
     } else {
@@ -202,8 +199,16 @@ pub(crate) fn execute(
     }
     let t = Instant::now();
     let input_info = header.info;
-    let icc = header.icc;
-    let decoded = decode::decode(
+    let mut colour = colour::Colour::new(
+        recipe.colour,
+        recipe.strip_metadata,
+        std::mem::take(&mut header.colour),
+    );
+    let cmyk = match &header.kind {
+        decode::Kind::Jpeg(h) if h.components == 4 => colour.cmyk(),
+        _ => None,
+    };
+    let mut decoded = decode::decode(
         input_info.format,
         header.kind,
         data,
@@ -211,12 +216,14 @@ pub(crate) fn execute(
         &watch,
         shrink,
         recipe.fail_on,
+        cmyk.as_ref(),
     )?;
+    // To sRGB before anything else touches the pixels (colour.rs).
+    colour.apply(&mut decoded.pixels, &decode_check)?;
     timings.decode += t.elapsed();
 
     // The full-size pixels, kept only while some output still needs them.
     let mut source = Some(decoded.pixels);
-    let icc = icc.as_deref();
 
     // The largest whole-image output so far (upright, resized, not cropped, padded or
     // enlarged): later outputs at most half its resolution are made from it rather
@@ -302,8 +309,25 @@ pub(crate) fn execute(
 
         checkpoint(Stage::Encode)?;
         let t = Instant::now();
+        // WebP encoders widen grey to RGB: such an output takes a colour profile.
+        let webp = spec.format == crate::format::OutputFormat::Webp;
+        let icc = colour.embed(match px.layout {
+            pixels::Layout::L8 if webp => pixels::Layout::Rgb8,
+            layout => layout,
+        });
         let encode_check = || checkpoint(Stage::Encode);
-        let bytes = encode::encode(&px, spec, icc, &encode_check)?;
+        let mut bytes = encode::encode(&px, spec, icc, &encode_check)?;
+        if let (true, Some(icc)) = (webp, icc) {
+            // The WebP encoders write no profile: add the ICCP chunk (colour.rs).
+            if let Some(tagged) = colour::webp_with_icc(
+                &bytes,
+                icc,
+                (px.width, px.height),
+                px.layout == pixels::Layout::Rgba8,
+            ) {
+                bytes = tagged;
+            }
+        }
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {
@@ -343,5 +367,6 @@ pub(crate) fn execute(
         outputs,
         timings,
         memory_estimate,
+        warnings: colour.warnings,
     })
 }

@@ -12,6 +12,7 @@
 //!  "outputs":[{"name":"thumb","format":"webp","width":320,"height":240,"byte_len":9120,
 //!              "path":"out/img-1/thumb.webp"}],
 //!  "memory_estimate":2457600,
+//!  "warnings":[{"code":"icc_ignored","message":"embedded ICC profile is unreadable (…): used as sRGB"}],
 //!  "timings":{"queued_us":12,"decode_us":2100,"resize_us":800,"encode_us":3000,"save_us":90,"total_us":6100}}
 //!
 //! {"job_id":2,"key":null,"ok":false,
@@ -39,7 +40,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::error::{Error, ErrorKind, Stage};
 use crate::format::OutputFormat;
 use crate::job::JobId;
-use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings};
+use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings, Warning};
 
 /// The file name an output is saved under: `<name>.<ext>` (`thumb.webp`). The pipeline
 /// saves under this name and every door that names saved files calls it.
@@ -101,8 +102,8 @@ impl From<ErrorJson> for Error {
 }
 
 /// An outcome as JSON (see the module doc): success and failure share `job_id`, `key`,
-/// `ok` and `timings`; a success adds `input`, `outputs` and `memory_estimate`, a
-/// failure `error`. [`Outcome`] serialises to this; parse outcomes with it.
+/// `ok` and `timings`; a success adds `input`, `outputs`, `memory_estimate` and
+/// `warnings` (often empty), a failure `error`. [`Outcome`] serialises to this; parse outcomes with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeJson {
     /// The id the pool gave the job.
@@ -123,6 +124,10 @@ pub struct OutcomeJson {
     /// On success, the job's estimated peak memory in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_estimate: Option<u64>,
+    /// On success, what the job worked around without failing (an unusable colour
+    /// profile); an empty list for most jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<Warning>>,
     /// Time queued, per stage and in total (zero where the job never got).
     pub timings: Timings,
 }
@@ -144,6 +149,7 @@ impl OutcomeJson {
             input: None,
             outputs: None,
             memory_estimate: None,
+            warnings: None,
             timings,
         };
         match result {
@@ -151,6 +157,7 @@ impl OutcomeJson {
                 j.input = Some(r.input);
                 j.outputs = Some(r.outputs.clone());
                 j.memory_estimate = Some(r.memory_estimate);
+                j.warnings = Some(r.warnings.clone());
             }
             Err(e) => j.error = Some(e.into()),
         }
@@ -195,6 +202,10 @@ mod tests {
             }],
             timings: Timings::default(),
             memory_estimate: 64,
+            warnings: vec![Warning::new(
+                crate::outcome::WarningKind::IccIgnored,
+                "embedded ICC profile is unreadable: used as sRGB",
+            )],
         }
     }
 
@@ -213,6 +224,11 @@ mod tests {
         );
         let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
         assert!(at("outputs") < at("memory_estimate") && at("memory_estimate") < at("queued_us"));
+        assert!(at("memory_estimate") < at("warnings") && at("warnings") < at("queued_us"));
+        assert_eq!(
+            v_warnings(&text),
+            serde_json::json!([{"code":"icc_ignored","message":"embedded ICC profile is unreadable: used as sRGB"}])
+        );
         let v = serde_json::to_value(&o).unwrap();
         assert_eq!(v["input"]["byte_len"], 99);
         assert_eq!(v["outputs"][0]["byte_len"], 10);
@@ -220,6 +236,10 @@ mod tests {
         assert!(v["outputs"][0].get("path").is_none());
         let back: OutcomeJson = serde_json::from_value(v).unwrap();
         assert_eq!(back.outputs.unwrap()[0].name, "thumb");
+    }
+
+    fn v_warnings(text: &str) -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(text).unwrap()["warnings"].clone()
     }
 
     #[test]
@@ -233,6 +253,7 @@ mod tests {
         };
         let v = o.to_json_value();
         assert_eq!(v["ok"], false);
+        assert!(v.get("warnings").is_none());
         assert_eq!(v["key"], serde_json::Value::Null);
         assert_eq!(
             v["error"],

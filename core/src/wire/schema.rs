@@ -9,6 +9,7 @@
 
 use crate::error::ErrorKind;
 use crate::format::{InputFormat, OutputFormat};
+use crate::outcome::WarningKind;
 
 /// A JSON type, as another language sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +154,17 @@ pub fn enums() -> Vec<StrEnum> {
             name: "FailOn",
             doc: "Which damage refuses an input (sharp's failOn).",
             values: vec!["none", "truncated", "error", "warning"],
+        },
+        // colour management (issue 14)
+        StrEnum {
+            name: "ColourMode",
+            doc: "Colour management: convert to sRGB, or keep the source profile.",
+            values: vec!["srgb", "keep"],
+        },
+        StrEnum {
+            name: "WarningCode",
+            doc: "The stable snake_case name of a warning (something a job worked around).",
+            values: WarningKind::ALL.iter().map(|k| k.as_str()).collect(),
         },
     ]
 }
@@ -300,12 +312,17 @@ const OBJECTS: &[Object] = &[
             opt(
                 "strip_metadata",
                 Bool,
-                "Write no metadata; false keeps the ICC profile. Default true.",
+                "Write no metadata; false writes an ICC profile (sRGB's, or the source's with colour \"keep\"). Default true.",
             ),
             opt(
                 "fail_on",
                 Enum("FailOn"),
                 "Which damage refuses an input. Default \"warning\".",
+            ),
+            opt(
+                "colour",
+                Enum("ColourMode"),
+                "\"srgb\" converts profiled inputs to sRGB; \"keep\" embeds the source profile. Default \"srgb\".",
             ),
         ],
     },
@@ -372,7 +389,7 @@ const OBJECTS: &[Object] = &[
             opt(
                 "max_icc_bytes",
                 Uint,
-                "Largest ICC profile kept. Default 1 MiB.",
+                "Largest ICC profile read (to convert or keep). Default 1 MiB.",
             ),
             opt(
                 "max_scans",
@@ -549,10 +566,24 @@ const OBJECTS: &[Object] = &[
                 "The job's estimated peak memory, in bytes.",
             ),
             f(
+                "warnings",
+                List(&Named("Warning")),
+                "What the job worked around without failing; usually empty.",
+            ),
+            f(
                 "timings",
                 Named("Timings"),
                 "Time queued, per stage and in total.",
             ),
+        ],
+    },
+    Object {
+        name: "Warning",
+        direction: Out,
+        doc: "Something a job worked around without failing (an unusable colour profile).",
+        fields: &[
+            f("code", Enum("WarningCode"), "The stable snake_case name."),
+            f("message", Str, "What happened, for humans; never parse it."),
         ],
     },
     Object {
