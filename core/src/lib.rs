@@ -115,11 +115,11 @@ pub use crate::format::{InputFormat, OutputFormat};
 pub use crate::job::Fault;
 pub use crate::job::{validate_key, Job, JobId};
 pub use crate::limits::Limits;
-pub use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings};
+pub use crate::outcome::{CropBox, InputInfo, Outcome, OutputInfo, Report, Timings};
 pub use crate::pipeline::{probe, process};
 #[cfg(feature = "pool")]
 pub use crate::pool::{default_memory_budget, Outcomes, Pool, PoolBuilder, SubmitError, Ticket};
-pub use crate::recipe::{Color, Fit, OutputSpec, Recipe, ValidRecipe};
+pub use crate::recipe::{Color, Fit, OutputSpec, Placeholder, Position, Recipe, ValidRecipe};
 #[cfg(feature = "pool")]
 pub use crate::stats::{LatencySnapshot, StatsSnapshot};
 

@@ -1,6 +1,7 @@
 //! Stage 3 for one output: encode to JPEG (jpeg-encoder, SIMD, 4:2:0, standard Huffman
-//! tables), PNG (image's encoder) or WebP (libwebp with the `libwebp` feature; the pure-Rust
-//! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image).
+//! tables), PNG (image's encoder), WebP (libwebp with the `libwebp` feature; the pure-Rust
+//! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image)
+//! or AVIF (ravif with the `avif` feature; see `avif.rs`).
 //!
 //! No EXIF or XMP is ever written: orientation has been applied to the pixels and GPS
 //! must not leak. The ICC profile is written only when the recipe keeps metadata.
@@ -41,6 +42,7 @@ pub(crate) fn encode(px: &Pixels, spec: &OutputSpec, icc: Option<&[u8]>) -> Resu
         OutputFormat::Jpeg => jpeg(px, spec, icc),
         OutputFormat::Png => png(px, spec, icc),
         OutputFormat::Webp => webp(px, spec),
+        OutputFormat::Avif => super::avif::encode(px, spec),
     }
 }
 

@@ -5,6 +5,10 @@
 //! and the wasm build calls it directly. Between stages it calls a *checkpoint*, through
 //! which the caller can stop the job (cancellation, deadlines).
 
+mod analysis;
+mod animation;
+mod avif;
+mod budget_encode;
 mod decode;
 mod encode;
 mod estimate;
@@ -14,8 +18,10 @@ mod jpeg;
 #[cfg(feature = "mozjpeg")]
 mod libjpeg;
 mod pixels;
+mod placeholder;
 mod render;
 mod save;
+mod smartcrop;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::sweep;
@@ -140,6 +146,15 @@ pub(crate) fn execute(
     if ctx.output_dir.is_some() {
         crate::job::validate_key(ctx.key)?;
     }
+    if !avif::AVAILABLE {
+        if let Some(spec) = recipe
+            .outputs
+            .iter()
+            .find(|o| o.format == crate::format::OutputFormat::Avif)
+        {
+            return Err(avif::unsupported(spec));
+        }
+    }
     let mut timings = Timings::default();
 
     checkpoint(Stage::Decode)?;
@@ -165,7 +180,7 @@ pub(crate) fn execute(
     } else {
         full
     };
-    let plans: Vec<geometry::Plan> = recipe
+    let mut plans: Vec<geometry::Plan> = recipe
         .outputs
         .iter()
         .map(|spec| geometry::plan(uw, uh, spec))
@@ -186,13 +201,14 @@ pub(crate) fn execute(
         })
         .min()
         .unwrap_or(1);
+    let analysis_side = analysis::analysis_side(recipe);
     let memory_estimate = estimate::peak_bytes(
         &header,
         shrink,
         &plans,
         &recipe.outputs,
         ctx.output_dir.is_none(),
-    );
+    ) + estimate::analysis_bytes(&header, shrink, analysis_side);
     if let Some(admit) = ctx.admit {
         // Waiting for room is not decoding.
         timings.decode = t.elapsed();
@@ -211,6 +227,20 @@ pub(crate) fn execute(
         recipe.fail_on,
     )?;
     timings.decode += t.elapsed();
+
+    // Smart crops and the placeholder look at a small upright copy of the whole image.
+    checkpoint(Stage::Resize)?;
+    let t = Instant::now();
+    let placeholder = analysis::analyse(
+        recipe,
+        &decoded.pixels,
+        full,
+        orientation,
+        (uw, uh),
+        analysis_side,
+        &mut plans,
+    )?;
+    timings.resize += t.elapsed();
 
     // The full-size pixels, kept only while some output still needs them.
     let mut source = Some(decoded.pixels);
@@ -290,7 +320,8 @@ pub(crate) fn execute(
 
         checkpoint(Stage::Encode)?;
         let t = Instant::now();
-        let bytes = encode::encode(&px, spec, icc)?;
+        let encoded = budget_encode::encode(&px, spec, icc, i, &|| checkpoint(Stage::Encode))?;
+        let bytes = encoded.bytes;
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {
@@ -301,6 +332,9 @@ pub(crate) fn execute(
             byte_len: bytes.len() as u64,
             data: None,
             path: None,
+            quality: encoded.quality,
+            encodes: encoded.encodes,
+            crop: plan.crop.map(analysis::crop_box),
         };
         match staging.as_mut() {
             Some(staging) => {
@@ -330,5 +364,6 @@ pub(crate) fn execute(
         outputs,
         timings,
         memory_estimate,
+        placeholder,
     })
 }

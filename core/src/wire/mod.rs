@@ -123,6 +123,9 @@ pub struct OutcomeJson {
     /// On success, the job's estimated peak memory in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_estimate: Option<u64>,
+    /// On success, the placeholder the recipe asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
     /// Time queued, per stage and in total (zero where the job never got).
     pub timings: Timings,
 }
@@ -144,6 +147,7 @@ impl OutcomeJson {
             input: None,
             outputs: None,
             memory_estimate: None,
+            placeholder: None,
             timings,
         };
         match result {
@@ -151,6 +155,7 @@ impl OutcomeJson {
                 j.input = Some(r.input);
                 j.outputs = Some(r.outputs.clone());
                 j.memory_estimate = Some(r.memory_estimate);
+                j.placeholder = r.placeholder.clone();
             }
             Err(e) => j.error = Some(e.into()),
         }
@@ -183,6 +188,7 @@ mod tests {
                 height: 2,
                 byte_len: 99,
                 orientation: 1,
+                frames: 1,
             },
             outputs: vec![OutputInfo {
                 name: "thumb".into(),
@@ -192,9 +198,13 @@ mod tests {
                 byte_len: 10,
                 data: Some(bytes::Bytes::from_static(b"0123456789")),
                 path: None,
+                quality: None,
+                encodes: None,
+                crop: None,
             }],
             timings: Timings::default(),
             memory_estimate: 64,
+            placeholder: None,
         }
     }
 
