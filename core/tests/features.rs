@@ -354,7 +354,7 @@ fn animated_gifs_report_their_frames_and_use_the_first() {
     let img = image::load_from_memory(bytes(&r, 0)).unwrap().to_rgb8();
     let p = img.get_pixel(10, 10).0;
     assert!(p[0] > 200 && p[1] < 50 && p[2] < 50, "{p:?}");
-    let v = serde_json::to_value(&r.input).unwrap();
+    let v = serde_json::to_value(r.input).unwrap();
     assert_eq!(v["frames"], 3);
     // A still image is one frame.
     let still = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
