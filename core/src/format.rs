@@ -99,11 +99,20 @@ pub enum OutputFormat {
     Png,
     /// WebP, lossy (libwebp) or lossless.
     Webp,
+    /// AVIF (AV1 still image through ravif/rav1e), 8-bit 4:4:4. Needs the `avif`
+    /// cargo feature (native builds); without it an output asking for AVIF fails with
+    /// `unsupported_format`.
+    Avif,
 }
 
 impl OutputFormat {
     /// Every output format.
-    pub const ALL: [OutputFormat; 3] = [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp];
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Jpeg,
+        OutputFormat::Png,
+        OutputFormat::Webp,
+        OutputFormat::Avif,
+    ];
 
     /// The stable snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -111,6 +120,7 @@ impl OutputFormat {
             OutputFormat::Jpeg => "jpeg",
             OutputFormat::Png => "png",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
         }
     }
 
@@ -120,16 +130,19 @@ impl OutputFormat {
             OutputFormat::Jpeg => "jpg",
             OutputFormat::Png => "png",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
         }
     }
 
     /// The largest width or height the format (and its encoder) can hold: WebP
-    /// 16 383, JPEG 65 500 (libjpeg's `JPEG_MAX_DIMENSION`), PNG 2³¹ − 1.
+    /// 16 383, JPEG 65 500 (libjpeg's `JPEG_MAX_DIMENSION`), PNG 2³¹ − 1, AVIF 16 384
+    /// (libavif's and sharp's default image size limit; AV1 itself allows 65 536).
     pub fn max_dimension(self) -> u32 {
         match self {
             OutputFormat::Jpeg => 65_500,
             OutputFormat::Png => i32::MAX as u32,
             OutputFormat::Webp => 16_383,
+            OutputFormat::Avif => 16_384,
         }
     }
 
@@ -139,6 +152,7 @@ impl OutputFormat {
             OutputFormat::Jpeg => "image/jpeg",
             OutputFormat::Png => "image/png",
             OutputFormat::Webp => "image/webp",
+            OutputFormat::Avif => "image/avif",
         }
     }
 
@@ -148,6 +162,7 @@ impl OutputFormat {
             "jpg" | "jpeg" => Some(OutputFormat::Jpeg),
             "png" => Some(OutputFormat::Png),
             "webp" => Some(OutputFormat::Webp),
+            "avif" => Some(OutputFormat::Avif),
             _ => None,
         }
     }

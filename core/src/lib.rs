@@ -115,11 +115,15 @@ pub use crate::format::{InputFormat, OutputFormat};
 pub use crate::job::Fault;
 pub use crate::job::{validate_key, Job, JobId};
 pub use crate::limits::Limits;
-pub use crate::outcome::{InputInfo, Outcome, OutputInfo, Report, Timings, Warning, WarningKind};
+pub use crate::outcome::{
+    CropBox, InputInfo, Outcome, OutputInfo, Report, Timings, Warning, WarningKind,
+};
 pub use crate::pipeline::{probe, process};
 #[cfg(feature = "pool")]
 pub use crate::pool::{default_memory_budget, Outcomes, Pool, PoolBuilder, SubmitError, Ticket};
-pub use crate::recipe::{Color, ColourMode, Fit, OutputSpec, Recipe, ValidRecipe};
+pub use crate::recipe::{
+    Color, ColourMode, Fit, OutputSpec, Placeholder, Position, Recipe, ValidRecipe,
+};
 #[cfg(feature = "pool")]
 pub use crate::stats::{LatencySnapshot, StatsSnapshot};
 

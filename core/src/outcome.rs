@@ -65,6 +65,9 @@ pub struct Report {
     /// the order it happened; empty for most jobs.
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// The placeholder the recipe asked for (`placeholder`), or `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
 }
 
 // -- warnings (issue 14: colour management) ----------------------------------------------
@@ -144,6 +147,27 @@ pub struct InputInfo {
     pub byte_len: u64,
     /// The EXIF orientation found (1–8; 1 when none).
     pub orientation: u8,
+    /// Frames in the file: more than 1 for an animated GIF, PNG (APNG) or WebP, of
+    /// which only the first is decoded; 1 otherwise.
+    #[serde(default = "one_frame")]
+    pub frames: u32,
+}
+
+fn one_frame() -> u32 {
+    1
+}
+
+/// A crop box in the upright (oriented) source's pixels: what `fit: "cover"` kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CropBox {
+    /// Left edge.
+    pub left: u32,
+    /// Top edge.
+    pub top: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
 }
 
 /// One finished output.
@@ -165,6 +189,15 @@ pub struct OutputInfo {
     /// Where it was saved, when the pool has an output directory.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub path: Option<PathBuf>,
+    /// With `max_bytes`: the quality chosen (the largest that fits).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quality: Option<u32>,
+    /// With `max_bytes`: how many encodes the search spent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub encodes: Option<u32>,
+    /// With `fit: "cover"` when it cropped: the part of the upright source kept.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crop: Option<CropBox>,
 }
 
 /// Time spent per stage. Resize, encode and save are summed over all outputs.

@@ -24,6 +24,7 @@
 //! | `strip_metadata` | bool | `true` | write no metadata; `false` writes an ICC profile (JPEG, PNG, WebP): sRGB's with `colour: "srgb"`, the source's with `"keep"`. EXIF, XMP and GPS are never written |
 //! | `colour` | `srgb` \| `keep` | `srgb` | colour management (see [`ColourMode`]): `srgb` converts pixels with an embedded profile to sRGB; `keep` leaves them and embeds the source profile |
 //! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
+//! | `placeholder` | `thumbhash` \| `blurhash` | none | also compute a tiny blurred preview of the (oriented) image; the outcome's `placeholder` carries it (ThumbHash as base64, BlurHash as its own 4x3-component string) |
 //!
 //! Output spec:
 //!
@@ -33,17 +34,21 @@
 //! | `width`, `height` | 1–16383 | none | the target box; omit one to keep the aspect ratio, both for the original size |
 //! | `fit` | `inside` \| `cover` \| `contain` \| `fill` | `inside` | as sharp defines them |
 //! | `without_enlargement` | bool | `true` | never scale up |
-//! | `format` | `jpeg` \| `png` \| `webp` | required | output format |
-//! | `quality` | 1–100 | 80 | JPEG and lossy WebP quality |
+//! | `format` | `jpeg` \| `png` \| `webp` \| `avif` | required | output format (`avif` needs the `avif` cargo feature, on by default and off in the wasm build, which answers `unsupported_format`) |
+//! | `quality` | 1–100 | 80 | JPEG, lossy WebP and AVIF quality |
 //! | `lossless` | bool | `false` | WebP only: lossless encoding |
 //! | `progressive` | bool | `false` | JPEG only: progressive scans |
 //! | `compression` | 0–9 | 6 | PNG only: zlib effort |
 //! | `background` | `"#rgb"`, `"#rrggbb"` or `"#rrggbbaa"` | `"#ffffff"` | flattening colour for JPEG and padding colour for `contain` |
+//! | `max_bytes` | 1–2³² | none | JPEG, lossy WebP and AVIF: the largest `quality` (at most the given one, default 80) whose encoding fits in this many bytes, found by bisection in at most 7 encodes; the outcome's output reports `quality` and `encodes`. If not even quality 1 fits, the job fails with `limit_exceeded` |
+//! | `position` | `centre` \| `entropy` \| `attention` | `centre` | `cover` only: which part to keep (sharp's meanings: the middle; the region of highest Shannon entropy; the region of strongest edges, saturation and skin tones). The outcome's output reports the `crop` box |
+//! | `speed` | 1–10 | 6 | AVIF only: rav1e's speed preset (1 slowest and smallest) |
 //!
 //! Fit modes, for a target box `width`×`height` (with `without_enlargement` the scale is
 //! capped at 1):
 //! - `inside`: keep the aspect ratio, as large as possible within the box.
-//! - `cover`: keep the aspect ratio, cover the box, centre-crop to exactly the box.
+//! - `cover`: keep the aspect ratio, cover the box, crop to exactly the box (centred,
+//!   or where `position` finds the interesting part).
 //! - `contain`: keep the aspect ratio, fit within the box, pad to exactly the box.
 //! - `fill`: ignore the aspect ratio, stretch to exactly the box.
 //!
@@ -91,6 +96,67 @@ pub struct Recipe {
     /// Colour management: convert to sRGB (the default) or keep the source profile.
     #[serde(default, skip_serializing_if = "ColourMode::is_default")]
     pub colour: ColourMode,
+    /// Also compute a placeholder (a tiny blurred preview) of the oriented image; the
+    /// report's `placeholder` carries it. Default none.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub placeholder: Option<Placeholder>,
+}
+
+/// Which placeholder to compute for [`Recipe::placeholder`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placeholder {
+    /// [ThumbHash](https://evanw.github.io/thumbhash/), base64 (standard alphabet,
+    /// padded): about 25 to 35 characters, keeps the aspect ratio and alpha.
+    Thumbhash,
+    /// [BlurHash](https://blurha.sh/) with 4x3 components (its own base83 text).
+    Blurhash,
+}
+
+impl Placeholder {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placeholder::Thumbhash => "thumbhash",
+            Placeholder::Blurhash => "blurhash",
+        }
+    }
+}
+
+/// Which part of the image `fit: "cover"` keeps (sharp's `position` strategies).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    /// The middle (the default).
+    #[default]
+    Centre,
+    /// The region with the highest Shannon entropy: the edge with less detail is cut
+    /// away, step by step, until the crop has the box's aspect ratio.
+    Entropy,
+    /// The region that draws the eye: strongest luminance edges, saturation and skin
+    /// tones.
+    Attention,
+}
+
+impl Position {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Position::Centre => "centre",
+            Position::Entropy => "entropy",
+            Position::Attention => "attention",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Position::Centre
+    }
 }
 
 // -- colour management (issue 14) ------------------------------------------------------
@@ -233,7 +299,28 @@ pub struct OutputSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub background: Option<Color>,
+    /// JPEG, lossy WebP and AVIF: the byte budget. The largest quality up to
+    /// [`effective_quality`](Self::effective_quality) whose encoding fits is chosen.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_bytes: Option<u64>,
+    /// `cover` only: which part of the image to keep. Default [`Position::Centre`].
+    #[serde(default, skip_serializing_if = "Position::is_default")]
+    pub position: Position,
+    /// AVIF only: the encoder's speed preset, 1 (slowest, smallest) to 10. Default 6.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub speed: Option<u32>,
 }
+
+/// The largest `max_bytes` a recipe may ask for (4 GiB).
+pub const MAX_BYTES_LIMIT: u64 = 1 << 32;
 
 fn yes() -> bool {
     true
@@ -335,6 +422,9 @@ impl OutputSpec {
             progressive: false,
             compression: None,
             background: None,
+            max_bytes: None,
+            position: Position::Centre,
+            speed: None,
         }
     }
 
@@ -366,6 +456,23 @@ impl OutputSpec {
     /// The quality to encode with: the given one or 80.
     pub fn effective_quality(&self) -> u8 {
         self.quality.unwrap_or(80).clamp(1, 100) as u8
+    }
+
+    /// Sets the byte budget ([`OutputSpec::max_bytes`]).
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Sets the `cover` crop position.
+    pub fn position(mut self, position: Position) -> Self {
+        self.position = position;
+        self
+    }
+
+    /// The AVIF speed preset: the given one or 6.
+    pub fn effective_speed(&self) -> u8 {
+        self.speed.unwrap_or(6).clamp(1, 10) as u8
     }
 
     /// The PNG compression level: the given one or 6.
@@ -408,7 +515,7 @@ impl OutputSpec {
                 ));
             }
             if self.format == OutputFormat::Png {
-                return Err(bad("quality", "applies to jpeg and webp only".into()));
+                return Err(bad("quality", "applies to jpeg, webp and avif only".into()));
             }
         }
         if let Some(c) = self.compression {
@@ -427,6 +534,37 @@ impl OutputSpec {
         }
         if self.progressive && self.format != OutputFormat::Jpeg {
             return Err(bad("progressive", "applies to jpeg only".into()));
+        }
+        self.validate_features(i)
+    }
+
+    /// The fields of the byte budget, smart crop and AVIF.
+    fn validate_features(&self, i: usize) -> Result<(), Error> {
+        let bad = |f: &str, msg: &str| invalid(format!("outputs[{i}].{f}: {msg}"));
+        if let Some(b) = self.max_bytes {
+            if b == 0 || b > MAX_BYTES_LIMIT {
+                return Err(bad(
+                    "max_bytes",
+                    &format!("must be between 1 and {MAX_BYTES_LIMIT}, got {b}"),
+                ));
+            }
+            if self.format == OutputFormat::Png || self.lossless {
+                return Err(bad(
+                    "max_bytes",
+                    "applies to lossy formats only (jpeg, webp without lossless, avif)",
+                ));
+            }
+        }
+        if self.position != Position::Centre && self.fit != Fit::Cover {
+            return Err(bad("position", "applies to fit \"cover\" only"));
+        }
+        if let Some(s) = self.speed {
+            if !(1..=10).contains(&s) {
+                return Err(bad("speed", &format!("must be between 1 and 10, got {s}")));
+            }
+            if self.format != OutputFormat::Avif {
+                return Err(bad("speed", "applies to avif only"));
+            }
         }
         Ok(())
     }
@@ -452,6 +590,7 @@ impl Recipe {
             strip_metadata: true,
             fail_on: FailOn::default(),
             colour: ColourMode::default(),
+            placeholder: None,
         }
     }
 

@@ -345,7 +345,7 @@ fn schema_fields(name: &str) -> Vec<&'static str> {
 
 #[test]
 fn every_object_has_the_fields_serde_reads() {
-    use conveyor::outcome::{InputInfo, OutputInfo, Timings};
+    use conveyor::outcome::{CropBox, InputInfo, OutputInfo, Timings};
     use conveyor::stats::{LatencySnapshot, StatsSnapshot};
     use conveyor::{Limits, OutputSpec, PoolConfig, Recipe, Settings};
     let pairs: Vec<(&str, Vec<&str>)> = vec![
@@ -356,6 +356,7 @@ fn every_object_has_the_fields_serde_reads() {
         ("PoolConfig", serde_names::<PoolConfig>()),
         ("InputInfo", serde_names::<InputInfo>()),
         ("OutputInfo", serde_names::<OutputInfo>()),
+        ("CropBox", serde_names::<CropBox>()),
         ("Timings", serde_names::<Timings>()),
         ("ErrorInfo", serde_names::<conveyor::wire::ErrorJson>()),
         ("LatencySnapshot", serde_names::<LatencySnapshot>()),
@@ -382,7 +383,7 @@ fn every_object_has_the_fields_serde_reads() {
 #[test]
 fn every_enum_has_the_values_serde_reads() {
     use conveyor::recipe::FailOn;
-    use conveyor::{Fit, InputFormat, OutputFormat, Stage};
+    use conveyor::{Fit, InputFormat, OutputFormat, Placeholder, Position, Stage};
     for e in schema::enums() {
         let serde = match e.name {
             "ErrorCode" => serde_names::<ErrorKind>(),
@@ -393,6 +394,8 @@ fn every_enum_has_the_values_serde_reads() {
             "FailOn" => serde_names::<FailOn>(),
             "ColourMode" => serde_names::<conveyor::ColourMode>(),
             "WarningCode" => serde_names::<conveyor::WarningKind>(),
+            "Placeholder" => serde_names::<Placeholder>(),
+            "Position" => serde_names::<Position>(),
             other => panic!("the test does not know the enum {other}: add it here"),
         };
         assert_eq!(e.values, serde, "{}: schema vs serde", e.name);
@@ -427,9 +430,24 @@ fn outcomes_serialise_as_the_schema_says() {
         .unwrap()
         .wait();
     let v = serde_json::to_value(&ok).unwrap();
-    assert_eq!(keys(&v), expected("OutcomeOk", true));
+    assert_eq!(keys(&v), expected("OutcomeOk", false));
     assert_eq!(keys(&v["input"]), expected("InputInfo", true));
     assert_eq!(keys(&v["outputs"][0]), expected("OutputInfo", false));
+    // Every optional field of a success, when the recipe asks for all of them.
+    let recipe = conveyor::Recipe::from_json(
+        r#"{"outputs":[{"name":"a","width":20,"height":20,"fit":"cover","format":"jpeg","max_bytes":100000}],"placeholder":"thumbhash"}"#,
+    )
+    .unwrap();
+    let full = pool
+        .submit(Job::new(conveyor::doc_image(40, 30)).with_recipe(recipe))
+        .unwrap()
+        .wait();
+    let v = serde_json::to_value(&full).unwrap();
+    assert_eq!(keys(&v), expected("OutcomeOk", true));
+    let mut all_but_path = expected("OutputInfo", true);
+    all_but_path.retain(|k| k != "path");
+    assert_eq!(keys(&v["outputs"][0]), all_but_path);
+    assert_eq!(keys(&v["outputs"][0]["crop"]), expected("CropBox", true));
     assert_eq!(keys(&v["timings"]), expected("Timings", true));
     let bad = pool.submit(Job::new(vec![1, 2, 3])).unwrap().wait();
     let v = serde_json::to_value(&bad).unwrap();

@@ -777,6 +777,7 @@ fn shrink(plans: &[&Planned]) -> u32 {
 fn max_dimension(f: OutputFormat) -> u64 {
     match f {
         OutputFormat::Webp => 16383,
+        OutputFormat::Avif => 16384,
         OutputFormat::Jpeg => 65500,
         _ => i32::MAX as u64,
     }

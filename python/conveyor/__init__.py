@@ -82,7 +82,14 @@ class Output:
     height: int
     byte_len: int
     path: Optional[str]
-    data: Optional[bytes]
+    #: With ``max_bytes``: the quality chosen (the largest that fits).
+    quality: Optional[int] = None
+    #: With ``max_bytes``: the encodes the search spent.
+    encodes: Optional[int] = None
+    #: With ``fit: "cover"`` when it cropped: ``{"left", "top", "width", "height"}`` in
+    #: the upright source's pixels.
+    crop: Optional[dict[str, int]] = None
+    data: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class InputInfo:
     width: int
     height: int
     byte_len: int
+    #: Frames in the file (more than 1 for an animation; the first is used).
+    frames: int = 1
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,8 @@ class Result:
     #: The whole wire outcome as a dict (the JSON object every door shows), including
     #: fields that have no attribute here.
     outcome: dict[str, Any] = field(default_factory=dict)
+    #: The placeholder the recipe asked for (``"placeholder"``), or None.
+    placeholder: Optional[str] = None
 
     def output(self, name: str) -> Output:
         """The output with this name."""
@@ -227,24 +238,28 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
             timings=timings, outcome=outcome,
         )
     outputs = []
+    wire_outputs = outcome.get("outputs") or []
     for i in range(r.output_count):
         o = r.outputs[i]
         data = ctypes.string_at(o.data, o.len) if o.data else None
+        extra = wire_outputs[i] if i < len(wire_outputs) else {}
         outputs.append(Output(
             name=_text(o.name) or "", format=_text(o.format) or "", width=o.width, height=o.height,
-            byte_len=o.len, path=_text(o.path), data=data,
+            byte_len=o.len, path=_text(o.path), quality=extra.get("quality"),
+            encodes=extra.get("encodes"), crop=extra.get("crop"), data=data,
         ))
     return Result(
         job_id=r.job_id,
         input=InputInfo(
             format=_text(r.input_format) or "", width=r.input_width, height=r.input_height,
-            byte_len=r.input_bytes,
+            byte_len=r.input_bytes, frames=(outcome.get("input") or {}).get("frames", 1),
         ),
         outputs=outputs,
         timings=timings,
         key=_text(r.key),
         warnings=list(outcome.get("warnings", [])),
         outcome=outcome,
+        placeholder=outcome.get("placeholder"),
     )
 
 

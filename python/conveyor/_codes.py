@@ -46,11 +46,12 @@ EVENT_TYPES: tuple[str, ...] = ("job_queued", "job_rejected", "job_started", "jo
 
 #: The fields of each object conveyor shows, in order (the result classes mirror them).
 FIELDS: dict[str, tuple[str, ...]] = {
-    "InputInfo": ("format", "width", "height", "byte_len", "orientation",),
-    "OutputInfo": ("name", "format", "width", "height", "byte_len", "path",),
+    "InputInfo": ("format", "width", "height", "byte_len", "orientation", "frames",),
+    "OutputInfo": ("name", "format", "width", "height", "byte_len", "path", "quality", "encodes", "crop",),
+    "CropBox": ("left", "top", "width", "height",),
     "Timings": ("queued_us", "decode_us", "resize_us", "encode_us", "save_us", "total_us",),
     "ErrorInfo": ("code", "numeric_code", "stage", "message",),
-    "OutcomeOk": ("job_id", "key", "ok", "input", "outputs", "memory_estimate", "warnings", "timings",),
+    "OutcomeOk": ("job_id", "key", "ok", "input", "outputs", "memory_estimate", "placeholder", "warnings", "timings",),
     "Warning": ("code", "message",),
     "OutcomeErr": ("job_id", "key", "ok", "error", "timings",),
     "LatencySnapshot": ("count", "sum_us", "p50_us", "p99_us", "cumulative_buckets",),

@@ -42,7 +42,8 @@ export type InputFormat =
 export type OutputFormat =
   | 'jpeg'
   | 'png'
-  | 'webp';
+  | 'webp'
+  | 'avif';
 
 /** How an image fits its target box (sharp's definitions). */
 export type Fit =
@@ -68,6 +69,17 @@ export type WarningCode =
   | 'icc_ignored'
   | 'cicp_ignored';
 
+/** Which placeholder to compute (a tiny blurred preview). */
+export type Placeholder =
+  | 'thumbhash'
+  | 'blurhash';
+
+/** Which part of the image fit "cover" keeps (sharp's strategies). */
+export type Position =
+  | 'centre'
+  | 'entropy'
+  | 'attention';
+
 // -- given to conveyor
 
 /** What to make from one input (the shared recipe schema). */
@@ -82,6 +94,8 @@ export interface Recipe {
   fail_on?: FailOn;
   /** "srgb" converts profiled inputs to sRGB; "keep" embeds the source profile. Default "srgb". */
   colour?: ColourMode;
+  /** Also compute this placeholder; the outcome's placeholder carries it. */
+  placeholder?: Placeholder;
 }
 
 /** One output of a recipe. */
@@ -98,7 +112,7 @@ export interface OutputSpec {
   without_enlargement?: boolean;
   /** Output format. */
   format: OutputFormat;
-  /** JPEG and lossy WebP quality, 1 to 100. Default 80. */
+  /** JPEG, lossy WebP and AVIF quality, 1 to 100. Default 80. */
   quality?: number;
   /** WebP only: lossless encoding. */
   lossless?: boolean;
@@ -108,6 +122,12 @@ export interface OutputSpec {
   compression?: number;
   /** "#rgb", "#rrggbb" or "#rrggbbaa". Default white. */
   background?: string;
+  /** Lossy formats: the largest quality (up to quality) whose encoding fits in this many bytes. */
+  max_bytes?: number;
+  /** cover only: which part to keep. Default "centre". */
+  position?: Position;
+  /** AVIF only: encoder speed, 1 (slowest, smallest) to 10. Default 6. */
+  speed?: number;
 }
 
 /** Limits on one input, checked from the header before decoding. */
@@ -182,6 +202,8 @@ export interface InputInfo {
   byte_len: number;
   /** The EXIF orientation found (1 to 8; 1 when none). */
   orientation: number;
+  /** Frames in the file (more than 1 for an animation; the first is used). */
+  frames: number;
 }
 
 /** One finished output (its bytes travel beside the JSON, as data). */
@@ -198,6 +220,24 @@ export interface OutputInfo {
   byte_len: number;
   /** Where it was saved, when the pool has an output directory. */
   path?: string;
+  /** With max_bytes: the quality chosen (the largest that fits). */
+  quality?: number;
+  /** With max_bytes: the encodes the search spent. */
+  encodes?: number;
+  /** With fit "cover", when it cropped: the part of the upright source kept. */
+  crop?: CropBox;
+}
+
+/** A box in the upright (oriented) source's pixels. */
+export interface CropBox {
+  /** Left edge. */
+  left: number;
+  /** Top edge. */
+  top: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
 }
 
 /** Microseconds per stage; resize, encode and save are summed over outputs. */
@@ -242,6 +282,8 @@ export interface OutcomeOk {
   outputs: OutputInfo[];
   /** The job's estimated peak memory, in bytes. */
   memory_estimate: number;
+  /** The placeholder the recipe asked for (ThumbHash as base64, or BlurHash). */
+  placeholder?: string;
   /** What the job worked around without failing; usually empty. */
   warnings: Warning[];
   /** Time queued, per stage and in total. */

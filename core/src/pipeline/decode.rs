@@ -323,6 +323,7 @@ pub(crate) fn probe<'a>(
         height,
         byte_len: data.len() as u64,
         orientation: orientation.to_exif(),
+        frames: super::animation::count_frames(format, data),
     };
     if format == InputFormat::Jpeg {
         let mut h = jpeg::scan(data, limits, want_icc)?;

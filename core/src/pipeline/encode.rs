@@ -1,6 +1,7 @@
 //! Stage 3 for one output: encode to JPEG (jpeg-encoder, SIMD, 4:2:0, standard Huffman
-//! tables), PNG (the png crate, as image's encoder does) or WebP (libwebp with the `libwebp` feature; the pure-Rust
-//! vaam-image-webp with `pure-webp`, for wasm; otherwise lossless only, through image).
+//! tables), PNG (the png crate, as image's encoder does), WebP (libwebp with the `libwebp`
+//! feature; the pure-Rust vaam-image-webp with `pure-webp`, for wasm; otherwise lossless
+//! only, through image) or AVIF (ravif with the `avif` feature; see `avif.rs`).
 //!
 //! No EXIF or XMP is ever written: orientation has been applied to the pixels and GPS
 //! must not leak. The ICC profile that `colour.rs` chooses is written into JPEG and PNG
@@ -9,8 +10,9 @@
 //! Encoders notice the job's deadline and cancel while they run, as the decoders do:
 //! libjpeg and the PNG encoder take their rows in bands with a check in between, libwebp
 //! asks through its progress hook, and the pure-Rust JPEG encoder's output passes
-//! through a writer that checks every [`CHECK_EVERY`] bytes. Only the pure-Rust WebP
-//! encoder (wasm builds) runs to its end once started.
+//! through a writer that checks every [`CHECK_EVERY`] bytes. The AVIF encoder (rav1e)
+//! and the pure-Rust WebP encoder (wasm builds) run to their end once started: they are
+//! asked once, before.
 
 use super::input::Check;
 use super::pixels::{Layout, Pixels};
@@ -56,6 +58,11 @@ pub(crate) fn encode(
         OutputFormat::Jpeg => jpeg(px, spec, icc, check),
         OutputFormat::Png => png(px, spec, icc, check),
         OutputFormat::Webp => webp(px, spec, check),
+        OutputFormat::Avif => {
+            // rav1e cannot be stopped once it runs: ask before it starts.
+            check()?;
+            super::avif::encode(px, spec)
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!   rather than being saved, the earlier outputs' encoded bytes (counted at the raw
 //!   size for PNG and lossless WebP, half of it for lossy formats).
 //!
-//! Plus a fixed allowance for codec state. It is meant to be an upper bound for the
+//! Plus, when the recipe asks for smart crops or a placeholder, the analysis image and
+//! its maps ([`analysis_bytes`]), and a fixed allowance for codec state. It is meant to be an upper bound for the
 //! common layouts; `core/examples/memory.rs` compares it with the measured peak over a
 //! corpus (the README has the table).
 
@@ -87,7 +88,16 @@ pub(crate) fn peak_bytes(
         let fin = fw as u64 * fh as u64 * 4;
         let resize_tmp = ow as u64 * src_h * channels;
         // Resized + oriented/padded + flattened + encoded (at most the raw size).
-        let this = premultiplied + resize_tmp + out + fin * 3;
+        let mut this = premultiplied + resize_tmp + out + fin * 3;
+        // The byte budget keeps the best fitting encoding beside the one in progress.
+        if spec.max_bytes.is_some() {
+            this += fin;
+        }
+        // rav1e's frames: the source, reconstruction and reference planes, with
+        // padding (an allowance of 8 bytes a pixel beside the 4 counted above; not yet measured).
+        if spec.format == crate::format::OutputFormat::Avif {
+            this += fin * 2;
+        }
         render_peak = render_peak.max(this + largest_kept + encoded_kept);
         largest_kept = largest_kept.max(out);
         if keeps_outputs {
@@ -96,4 +106,21 @@ pub(crate) fn peak_bytes(
         }
     }
     decode_peak.max(decoded + render_peak) + FIXED_BYTES
+}
+
+/// The memory of the analysis for smart crops and placeholders (`analysis.rs`): the
+/// resizer's intermediate (analysis width x decoded height), the analysis image and
+/// the attention maps (three `f32` planes and the luminance). 0 when `side` is 0.
+pub(crate) fn analysis_bytes(header: &Header<'_>, shrink: u32, side: u32) -> u64 {
+    if side == 0 {
+        return 0;
+    }
+    let h = header.info.height.max(header.info.width) as u64;
+    let decoded_h = if matches!(header.kind, Kind::Jpeg(_)) && cfg!(feature = "mozjpeg") {
+        h.div_ceil(shrink.clamp(1, 8) as u64)
+    } else {
+        h
+    };
+    let side = side as u64;
+    side * decoded_h * 4 + side * side * (4 + 4 * 3 + 1)
 }

@@ -5,6 +5,10 @@
 //! and the wasm build calls it directly. Between stages it calls a *checkpoint*, through
 //! which the caller can stop the job (cancellation, deadlines).
 
+mod analysis;
+mod animation;
+mod avif;
+mod budget_encode;
 mod colour;
 mod decode;
 mod encode;
@@ -17,8 +21,10 @@ mod libjpeg;
 #[cfg(feature = "libwebp")]
 mod libwebp;
 mod pixels;
+mod placeholder;
 mod render;
 mod save;
+mod smartcrop;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::sweep;
@@ -143,6 +149,15 @@ pub(crate) fn execute(
     if ctx.output_dir.is_some() {
         crate::job::validate_key(ctx.key)?;
     }
+    if !avif::AVAILABLE {
+        if let Some(spec) = recipe
+            .outputs
+            .iter()
+            .find(|o| o.format == crate::format::OutputFormat::Avif)
+        {
+            return Err(avif::unsupported(spec));
+        }
+    }
     let mut timings = Timings::default();
 
     checkpoint(Stage::Decode)?;
@@ -164,7 +179,7 @@ pub(crate) fn execute(
     } else {
         full
     };
-    let plans: Vec<geometry::Plan> = recipe
+    let mut plans: Vec<geometry::Plan> = recipe
         .outputs
         .iter()
         .map(|spec| geometry::plan(uw, uh, spec))
@@ -185,13 +200,14 @@ pub(crate) fn execute(
         })
         .min()
         .unwrap_or(1);
+    let analysis_side = analysis::analysis_side(recipe);
     let memory_estimate = estimate::peak_bytes(
         &header,
         shrink,
         &plans,
         &recipe.outputs,
         ctx.output_dir.is_none(),
-    );
+    ) + estimate::analysis_bytes(&header, shrink, analysis_side);
     if let Some(admit) = ctx.admit {
         // Waiting for room is not decoding.
         timings.decode = t.elapsed();
@@ -221,6 +237,21 @@ pub(crate) fn execute(
     // To sRGB before anything else touches the pixels (colour.rs).
     colour.apply(&mut decoded.pixels, &decode_check)?;
     timings.decode += t.elapsed();
+
+    // Smart crops and the placeholder look at a small upright copy of the whole image.
+    checkpoint(Stage::Resize)?;
+    let t = Instant::now();
+    let placeholder = analysis::analyse(
+        recipe,
+        &decoded.pixels,
+        full,
+        orientation,
+        (uw, uh),
+        analysis_side,
+        &mut plans,
+        &|| checkpoint(Stage::Resize),
+    )?;
+    timings.resize += t.elapsed();
 
     // The full-size pixels, kept only while some output still needs them.
     let mut source = Some(decoded.pixels);
@@ -315,8 +346,8 @@ pub(crate) fn execute(
             pixels::Layout::L8 if webp => pixels::Layout::Rgb8,
             layout => layout,
         });
-        let encode_check = || checkpoint(Stage::Encode);
-        let mut bytes = encode::encode(&px, spec, icc, &encode_check)?;
+        let encoded = budget_encode::encode(&px, spec, icc, i, &|| checkpoint(Stage::Encode))?;
+        let mut bytes = encoded.bytes;
         if let (true, Some(icc)) = (webp, icc) {
             // The WebP encoders write no profile: add the ICCP chunk (colour.rs).
             if let Some(tagged) = colour::webp_with_icc(
@@ -338,6 +369,9 @@ pub(crate) fn execute(
             byte_len: bytes.len() as u64,
             data: None,
             path: None,
+            quality: encoded.quality,
+            encodes: encoded.encodes,
+            crop: plan.crop.map(analysis::crop_box),
         };
         match staging.as_mut() {
             Some(staging) => {
@@ -368,5 +402,6 @@ pub(crate) fn execute(
         timings,
         memory_estimate,
         warnings: colour.warnings,
+        placeholder,
     })
 }

@@ -7,9 +7,9 @@
 //! band and the result is the one resize of the whole image would give.
 //!
 //! Resizing happens in the stored (un-oriented) space and orientation afterwards,
-//! which is much cheaper than rotating the full-size image. This is exact because
-//! every crop is centred, and a centred region maps to a centred region under every
-//! flip and rotation.
+//! which is much cheaper than rotating the full-size image. A crop is planned in the
+//! upright space and mapped to the stored region that the orientation turns into it
+//! ([`stored_rect`]), so off-centre crops (`position`) are exact too.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -105,6 +105,23 @@ fn resize(
         layout: src.layout,
         buf: dst.into_vec(),
     })
+}
+
+/// The stored-space region `[x, y, w, h]` that `orientation` turns into the upright
+/// region `rect`; `stored` is the stored size. The inverse of [`orient`]'s mapping.
+pub(crate) fn stored_rect(rect: [f64; 4], o: Orientation, stored: (u32, u32)) -> [f64; 4] {
+    let [x, y, w, h] = rect;
+    let (sw, sh) = (stored.0 as f64, stored.1 as f64);
+    match o {
+        Orientation::NoTransforms => [x, y, w, h],
+        Orientation::FlipHorizontal => [sw - x - w, y, w, h],
+        Orientation::FlipVertical => [x, sh - y - h, w, h],
+        Orientation::Rotate180 => [sw - x - w, sh - y - h, w, h],
+        Orientation::Rotate90 => [y, sh - x - w, h, w],
+        Orientation::Rotate270 => [sw - y - h, x, h, w],
+        Orientation::Rotate90FlipH => [y, x, h, w],
+        Orientation::Rotate270FlipH => [sw - y - h, sh - x - w, h, w],
+    }
 }
 
 /// Applies the EXIF orientation (as `image`'s `apply_orientation` does, which the
@@ -209,7 +226,7 @@ pub(crate) fn render<'a>(
     );
     let crop = plan
         .crop
-        .map(|[x, y, w, h]| if t { [y, x, h, w] } else { [x, y, w, h] })
+        .map(|rect| stored_rect(rect, orientation, full))
         .map(|[x, y, w, h]| [x * sx, y * sy, w * sx, h * sy]);
     let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
         Cow::Borrowed(src)
@@ -268,6 +285,43 @@ pub(crate) fn intermediate_covers(scale: (f64, f64), src_size: (u32, u32), plan:
 mod tests {
     use super::super::pixels::Layout;
     use super::*;
+
+    #[test]
+    fn stored_rects_orient_into_the_upright_rect() {
+        // A 5x3 stored image whose pixels name their own position; for every
+        // orientation, cropping the stored rect and orienting it gives the upright
+        // image's crop.
+        let img = image::RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let px = Pixels {
+            width: 5,
+            height: 3,
+            layout: Layout::Rgb8,
+            buf: img.as_raw().clone(),
+        };
+        for exif in 1..=8u8 {
+            let o = Orientation::from_exif(exif).unwrap();
+            let upright = orient(&px, o).unwrap();
+            let rect = [1.0, 0.0, 2.0, 2.0];
+            let [x, y, w, h] = stored_rect(rect, o, (5, 3)).map(|v| v as u32);
+            let cut = image::imageops::crop_imm(&img, x, y, w, h).to_image();
+            let cut = Pixels {
+                width: w,
+                height: h,
+                layout: Layout::Rgb8,
+                buf: cut.into_raw(),
+            };
+            let got = orient(&cut, o).unwrap();
+            let mut want = Vec::new();
+            for yy in 0..2 {
+                for xx in 1..3 {
+                    let i = (yy * upright.width as usize + xx) * 3;
+                    want.extend_from_slice(&upright.buf[i..i + 3]);
+                }
+            }
+            assert_eq!((got.width, got.height), (2, 2), "exif {exif}");
+            assert_eq!(got.buf, want, "exif {exif}");
+        }
+    }
 
     #[test]
     fn orientation_matches_image_for_all_eight() {

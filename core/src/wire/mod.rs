@@ -128,6 +128,9 @@ pub struct OutcomeJson {
     /// profile); an empty list for most jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<Warning>>,
+    /// On success, the placeholder the recipe asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
     /// Time queued, per stage and in total (zero where the job never got).
     pub timings: Timings,
 }
@@ -150,6 +153,7 @@ impl OutcomeJson {
             outputs: None,
             memory_estimate: None,
             warnings: None,
+            placeholder: None,
             timings,
         };
         match result {
@@ -158,6 +162,7 @@ impl OutcomeJson {
                 j.outputs = Some(r.outputs.clone());
                 j.memory_estimate = Some(r.memory_estimate);
                 j.warnings = Some(r.warnings.clone());
+                j.placeholder = r.placeholder.clone();
             }
             Err(e) => j.error = Some(e.into()),
         }
@@ -190,6 +195,7 @@ mod tests {
                 height: 2,
                 byte_len: 99,
                 orientation: 1,
+                frames: 1,
             },
             outputs: vec![OutputInfo {
                 name: "thumb".into(),
@@ -199,6 +205,9 @@ mod tests {
                 byte_len: 10,
                 data: Some(bytes::Bytes::from_static(b"0123456789")),
                 path: None,
+                quality: None,
+                encodes: None,
+                crop: None,
             }],
             timings: Timings::default(),
             memory_estimate: 64,
@@ -206,6 +215,7 @@ mod tests {
                 crate::outcome::WarningKind::IccIgnored,
                 "embedded ICC profile is unreadable: used as sRGB",
             )],
+            placeholder: None,
         }
     }
 

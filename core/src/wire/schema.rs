@@ -166,6 +166,16 @@ pub fn enums() -> Vec<StrEnum> {
             doc: "The stable snake_case name of a warning (something a job worked around).",
             values: WarningKind::ALL.iter().map(|k| k.as_str()).collect(),
         },
+        StrEnum {
+            name: "Placeholder",
+            doc: "Which placeholder to compute (a tiny blurred preview).",
+            values: vec!["thumbhash", "blurhash"],
+        },
+        StrEnum {
+            name: "Position",
+            doc: "Which part of the image fit \"cover\" keeps (sharp's strategies).",
+            values: vec!["centre", "entropy", "attention"],
+        },
     ]
 }
 
@@ -324,6 +334,11 @@ const OBJECTS: &[Object] = &[
                 Enum("ColourMode"),
                 "\"srgb\" converts profiled inputs to sRGB; \"keep\" embeds the source profile. Default \"srgb\".",
             ),
+            opt(
+                "placeholder",
+                Enum("Placeholder"),
+                "Also compute this placeholder; the outcome's placeholder carries it.",
+            ),
         ],
     },
     Object {
@@ -348,7 +363,7 @@ const OBJECTS: &[Object] = &[
             opt(
                 "quality",
                 Uint,
-                "JPEG and lossy WebP quality, 1 to 100. Default 80.",
+                "JPEG, lossy WebP and AVIF quality, 1 to 100. Default 80.",
             ),
             opt("lossless", Bool, "WebP only: lossless encoding."),
             opt("progressive", Bool, "JPEG only: progressive scans."),
@@ -361,6 +376,21 @@ const OBJECTS: &[Object] = &[
                 "background",
                 Str,
                 "\"#rgb\", \"#rrggbb\" or \"#rrggbbaa\". Default white.",
+            ),
+            opt(
+                "max_bytes",
+                Uint,
+                "Lossy formats: the largest quality (up to quality) whose encoding fits in this many bytes.",
+            ),
+            opt(
+                "position",
+                Enum("Position"),
+                "cover only: which part to keep. Default \"centre\".",
+            ),
+            opt(
+                "speed",
+                Uint,
+                "AVIF only: encoder speed, 1 (slowest, smallest) to 10. Default 6.",
             ),
         ],
     },
@@ -499,6 +529,11 @@ const OBJECTS: &[Object] = &[
                 Uint,
                 "The EXIF orientation found (1 to 8; 1 when none).",
             ),
+            f(
+                "frames",
+                Uint,
+                "Frames in the file (more than 1 for an animation; the first is used).",
+            ),
         ],
     },
     Object {
@@ -516,6 +551,28 @@ const OBJECTS: &[Object] = &[
                 Str,
                 "Where it was saved, when the pool has an output directory.",
             ),
+            opt(
+                "quality",
+                Uint,
+                "With max_bytes: the quality chosen (the largest that fits).",
+            ),
+            opt("encodes", Uint, "With max_bytes: the encodes the search spent."),
+            opt(
+                "crop",
+                Named("CropBox"),
+                "With fit \"cover\", when it cropped: the part of the upright source kept.",
+            ),
+        ],
+    },
+    Object {
+        name: "CropBox",
+        direction: Out,
+        doc: "A box in the upright (oriented) source's pixels.",
+        fields: &[
+            f("left", Uint, "Left edge."),
+            f("top", Uint, "Top edge."),
+            f("width", Uint, "Width."),
+            f("height", Uint, "Height."),
         ],
     },
     Object {
@@ -564,6 +621,11 @@ const OBJECTS: &[Object] = &[
                 "memory_estimate",
                 Uint,
                 "The job's estimated peak memory, in bytes.",
+            ),
+            opt(
+                "placeholder",
+                Str,
+                "The placeholder the recipe asked for (ThumbHash as base64, or BlurHash).",
             ),
             f(
                 "warnings",

@@ -239,8 +239,17 @@ pub fn gif_bomb_header(w: u16, h: u16) -> Vec<u8> {
     g
 }
 
-/// Decodes an output and returns its format and size.
+/// Decodes an output and returns its format and size. AVIF (which `image` cannot
+/// decode here) is read from its `ftyp` brand and `ispe` box.
 pub fn sniff(bytes: &[u8]) -> (ImageFormat, u32, u32) {
+    if bytes.get(4..12) == Some(b"ftypavif") {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"ispe")
+            .expect("an ispe box");
+        let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        return (ImageFormat::Avif, be(at + 8), be(at + 12));
+    }
     let format = image::guess_format(bytes).unwrap();
     let img = image::load_from_memory(bytes).unwrap();
     (format, img.width(), img.height())
