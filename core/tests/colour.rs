@@ -285,8 +285,24 @@ fn webp_outputs_carry_the_profile_in_an_iccp_chunk() {
             .unwrap();
         b.into_inner()
     };
-    // Lossy (extended file with ALPH) and lossless (simple VP8L), opaque and not.
+    // An RGBA input whose alpha is all opaque: libwebp writes a simple lossy file.
+    let opaque_rgba = {
+        let img = image::RgbaImage::from_fn(32, 32, |x, y| {
+            image::Rgba([x as u8 * 8, y as u8 * 8, 9, 255])
+        });
+        let mut b = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgba8(img)
+            .write_to(&mut b, image::ImageFormat::Png)
+            .unwrap();
+        b.into_inner()
+    };
+    // Lossy (extended file with ALPH, or simple when opaque) and lossless (simple VP8L).
     for (input, recipe, icc) in [
+        (
+            opaque_rgba,
+            r#"{"outputs":[{"name":"o","format":"webp"}],"strip_metadata":false}"#,
+            Vec::new(),
+        ),
         (
             read("p3.png"),
             r#"{"outputs":[{"name":"o","format":"webp"}],"colour":"keep"}"#,

@@ -487,6 +487,9 @@ pub(crate) fn webp_with_icc(
             body.extend_from_slice(webp.get(20 + len + len % 2..)?);
         }
         b"VP8 " | b"VP8L" => {
+            // A simple lossy file has no ALPH chunk: it is opaque, whatever the pixels'
+            // layout (the alpha flag would make decoders look for that chunk).
+            let alpha = alpha && first == b"VP8L";
             let mut vp8x = vec![0x20 | if alpha { 0x10 } else { 0 }, 0, 0, 0];
             vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
             vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
