@@ -19,11 +19,11 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "timeout: $1" >&2; exit 1; }
-load() { "$bin/upload-loadgen" --url "$1/uploads" --file "$img" --total "$total" --concurrency "$conc" --json; }
+load() { "$bin/upload-loadgen" --url "$1/uploads" --file "$img" --count "$total" --concurrency "$conc" --json; }
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, profile $profile, $total uploads of $(basename $img), $conc in flight"
 for w in 1 2; do
-    "$bin/upload-server" --bind 127.0.0.1:0 --workers "$w" --output-dir "$tmp/emb$w" >"$tmp/emb$w.out" 2>/dev/null &
+    "$bin/upload-server" --bind 127.0.0.1:0 --workers "$w" --queue-capacity 16 --output-dir "$tmp/emb$w" >"$tmp/emb$w.out" 2>/dev/null &
     pids+=($!)
     wait_line "$tmp/emb$w.out" listening
     url=$(grep -o 'http://[0-9.:]*' "$tmp/emb$w.out")
