@@ -19,12 +19,12 @@
 //! - [`worker`]: the loop that feeds a local pool from the durable consumer.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), conveyor_cluster::ClusterError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use conveyor_cluster::{ClusterClient, ClusterConfig, Store, Submission};
 //! let store = Store::from_url("file:///var/lib/conveyor")?;
 //! let client = ClusterClient::connect("nats://127.0.0.1:4222", store, ClusterConfig::default()).await?;
 //! let accepted = client.submit(Submission::new(std::fs::read("photo.jpg")?)).await?;
-//! let record = client.wait(&accepted.id).await?;
+//! let record = client.wait(&accepted).await?;
 //! println!("{}", serde_json::to_string(&record.outcome)?);
 //! # Ok(()) }
 //! ```

@@ -35,7 +35,7 @@ struct Args {
     /// Worker threads (default: the config's, else the available parallelism).
     #[arg(long, env = "CONVEYOR_WORKERS")]
     workers: Option<usize>,
-    /// The worker's name in records and events (default: worker-<pid>).
+    /// The worker's name in records and events (default: `worker-<pid>`).
     #[arg(long, env = "CONVEYOR_WORKER_NAME")]
     name: Option<String>,
     /// On SIGTERM/SIGINT, wait this long for the jobs held.
