@@ -77,13 +77,20 @@ pub fn router(state: AppState) -> Router {
     if state.admin_token.is_some() {
         routes = routes.route("/admin/reload", post(crate::admin::reload));
     }
+    layered(routes.with_state(state), max_body as u64)
+}
+
+/// The layers every mode's router wears: the 404 fallback, the body cap, panics
+/// caught, the one JSON error shape and the request log.
+pub fn layered(routes: Router, max_body: u64) -> Router {
     routes
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(
+            max_body.min(usize::MAX as u64) as usize
+        ))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(log_request))
-        .with_state(state)
 }
 
 async fn page() -> Html<&'static str> {

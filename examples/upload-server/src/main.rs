@@ -19,11 +19,16 @@
 //!
 //! SIGHUP re-reads `--config` and `--recipe` and applies what can change live (see
 //! `reload.rs`); a bad file is refused with one log line and the config in force stays.
+//!
+//! With `--nats URL --store URL` the server runs in cluster mode instead (`cluster.rs`):
+//! no pool and no folder of its own; jobs go to the cluster's queue, outputs to the
+//! shared store, and `conveyor-worker` processes do the work.
 
 mod admin;
 mod admission;
 mod app;
 mod body;
+mod cluster;
 mod ids;
 mod metrics;
 mod reload;
@@ -126,6 +131,13 @@ struct Args {
     /// process list does not show). Off without it.
     #[arg(long, env = "CONVEYOR_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Cluster mode: the NATS server URL. Jobs go to the cluster's JetStream queue and
+    /// outputs to `--store`; `conveyor-worker` processes run them. Off by default.
+    #[arg(long, env = "CONVEYOR_NATS")]
+    nats: Option<String>,
+    /// Cluster-mode settings (used only with `--nats`).
+    #[command(flatten)]
+    cluster: conveyor_cluster::cli::ClusterArgs,
 }
 
 impl Args {
@@ -203,6 +215,9 @@ fn run(args: Args, flags: reload::Flags) -> Result<(), Box<dyn std::error::Error
         recipe: args.recipe.clone(),
     };
     let loaded = reload::load(&sources, &flags).map_err(|r| r.to_string())?;
+    if let Some(url) = args.nats.clone() {
+        return run_cluster(args, loaded, url);
+    }
     let output_dir = loaded
         .pool
         .output_dir
@@ -320,6 +335,80 @@ fn run(args: Args, flags: reload::Flags) -> Result<(), Box<dyn std::error::Error
         "pool drained; bye"
     );
     Ok(())
+}
+
+/// Cluster mode: serves the same routes over the cluster's queue and store.
+fn run_cluster(
+    args: Args,
+    loaded: reload::Loaded,
+    nats_url: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store_url = args
+        .cluster
+        .store
+        .clone()
+        .ok_or("--nats needs --store (file:///abs/dir or s3://bucket)")?;
+    let store = conveyor_cluster::Store::from_url(&store_url)?;
+    let mut cfg = args.cluster.config();
+    if let Some(l) = loaded.pool.limits {
+        cfg.max_input_bytes = l.max_input_bytes;
+    }
+    let recipe = loaded.pool.default_recipe.clone().unwrap_or_default();
+    let drain = Duration::from_secs(args.drain_timeout_secs);
+    let limits = serve::ConnLimits {
+        max_connections: args.max_connections,
+        max_per_ip: args.max_connections_per_ip.max(1),
+        header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let name = format!("server-{}", std::process::id());
+        let nats = async_nats_connect(&nats_url, &name).await?;
+        let client = conveyor_cluster::ClusterClient::with_nats(nats, store, cfg, &name).await?;
+        let listener = tokio::net::TcpListener::bind(args.bind).await?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let budget_kib = args.max_body_bytes_in_flight.div_ceil(1024).clamp(1, u32::MAX as u64) as usize;
+        let state = cluster::ClusterState {
+            client,
+            recipe,
+            job_timeout: loaded.job_timeout,
+            body: body::BodyPolicy {
+                max_bytes: loaded.max_body_bytes,
+                min_rate: args.min_body_rate,
+                grace: Duration::from_secs(args.body_grace_secs),
+            },
+            bytes: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
+            stopping: stop_rx.clone(),
+        };
+        info!(%addr, nats = %nats_url, store = %store_url, "conveyor upload server ready (cluster mode)");
+        // Tests and scripts read this line to find the port.
+        println!("listening on http://{addr}");
+        let server = tokio::spawn(serve::serve(
+            listener,
+            cluster::router(state),
+            limits,
+            stop_rx,
+            drain,
+        ));
+        shutdown_signal().await;
+        info!("shutting down: no new connections; answering requests in flight");
+        let _ = stop_tx.send(true);
+        let _ = server.await;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(())
+}
+
+async fn async_nats_connect(
+    url: &str,
+    name: &str,
+) -> Result<conveyor_cluster::NatsClient, Box<dyn std::error::Error>> {
+    Ok(conveyor_cluster::connect_nats(url, &format!("upload-server {name}")).await?)
 }
 
 /// Reloads the config on every SIGHUP, one at a time, off the async threads.

@@ -117,7 +117,7 @@ impl Jobs {
 
 /// The message a client sees for a failed job: the pool's own for the client's
 /// mistakes, a fixed one for the server's (whose details, with paths, are logged).
-fn public_message(e: &Error) -> String {
+pub(crate) fn public_message(e: &Error) -> String {
     match e.kind {
         ErrorKind::SaveFailed => "the outputs could not be saved".into(),
         ErrorKind::Panicked => "internal error while processing the image".into(),

@@ -180,11 +180,19 @@ impl Drop for Server {
     }
 }
 
+/// One client for the whole test binary (a clone shares its pool): building a
+/// TLS-capable reqwest client loads the system's CA roots, which takes 100+ ms on a
+/// busy machine, and some tests start a request on many threads at once.
 pub fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
+    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap()
+        })
+        .clone()
 }
 
 pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
