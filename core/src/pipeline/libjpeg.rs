@@ -109,7 +109,7 @@ pub(crate) fn decode(
         drop(started);
         let cmyk = matches!(layout, Layout::Rgba8);
         let (layout, buf) = if cmyk {
-            (Layout::Rgb8, cmyk_to_rgb(&buf, adobe)?)
+            (Layout::Rgb8, super::pixels::cmyk_to_rgb(&buf, adobe)?)
         } else {
             (layout, buf)
         };
@@ -136,27 +136,4 @@ pub(crate) fn decode(
             Err(Error::new(ErrorKind::DecodeFailed, format!("jpeg: {msg}")).at(Stage::Decode))
         }
     }
-}
-
-/// Naive CMYK to RGB (no profile): Adobe files store inverted values.
-fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Result<Vec<u8>, Error> {
-    let mut out = super::pixels::reserve(cmyk.len() / 4 * 3, "the RGB copy of a CMYK JPEG")?;
-    for p in cmyk.chunks_exact(4) {
-        let (c, m, y, k) = if adobe {
-            (p[0] as u32, p[1] as u32, p[2] as u32, p[3] as u32)
-        } else {
-            (
-                255 - p[0] as u32,
-                255 - p[1] as u32,
-                255 - p[2] as u32,
-                255 - p[3] as u32,
-            )
-        };
-        out.extend_from_slice(&[
-            (c * k / 255) as u8,
-            (m * k / 255) as u8,
-            (y * k / 255) as u8,
-        ]);
-    }
-    Ok(out)
 }
