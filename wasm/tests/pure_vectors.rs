@@ -6,6 +6,10 @@
 //! the same cases in Chromium.
 //!
 //! Also: the damaged-JPEG policy (`fail_on`) gives the native door's answers.
+//!
+//! Run it on its own (`cargo test -p conveyor-wasm --test pure_vectors`): within
+//! `cargo test --workspace` the core's features unify with the native doors' and the
+//! native decoders run instead.
 
 use std::path::PathBuf;
 
