@@ -539,8 +539,16 @@ fn frame(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
         st.coef_bits = vec![[-1i8; 64]; comps.len()];
         st.nonzero = comps
             .iter()
-            .map(|c| vec![0u64; c.grid_w as usize * c.grid_h as usize])
-            .collect();
+            .map(|c| {
+                let n = c.grid_w as usize * c.grid_h as usize;
+                let mut masks = Vec::new();
+                masks.try_reserve_exact(n).map_err(|_| {
+                    super::pixels::out_of_memory(n * 8, "the JPEG check's block masks")
+                })?;
+                masks.resize(n, 0u64);
+                Ok(masks)
+            })
+            .collect::<Result<_, Error>>()?;
     }
     st.components = comps;
     Ok(())
@@ -695,6 +703,9 @@ fn scan(
     let mut next_restart: u8 = 0;
     let mut mcu: u64 = 0;
     while mcu < total {
+        if bits.insufficient && st.restart_interval == 0 {
+            break; // libjpeg decodes nothing more of this scan
+        }
         if st.restart_interval > 0 {
             if restarts_to_go == 0 {
                 // process_restart: whole bytes still buffered count as discarded, and
