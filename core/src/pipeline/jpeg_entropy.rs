@@ -430,7 +430,9 @@ pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
             0xD9 => break,
             0xD8 => return Err(fatal("Invalid JPEG file structure: two SOI markers")),
             0xD0..=0xD7 | 0x01 => continue,
-            _ => {}
+            // What libjpeg's marker reader knows: frames, tables, DNL, APPn, COM.
+            0xC0..=0xCF | 0xDA..=0xDD | 0xE0..=0xEF | 0xFE => {}
+            _ => return Err(fatal(&format!("Unsupported marker type 0x{marker:02x}"))),
         }
         let Some(len) = be16(data, pos) else {
             warning.get_or_insert_with(|| "Premature end of JPEG file".into());
