@@ -36,6 +36,9 @@ run_in() {
 #    tests that do not link it, and the C programs and Python load target/debug/libconveyor.so.
 run cargo build --locked -p conveyor-ffi
 run cargo test --workspace --locked --no-fail-fast
+# The wasm build's decoders (jpeg-decoder, the entropy check, pure-Rust WebP), run
+# natively: on its own, since within --workspace the features unify to the native ones.
+run cargo test --locked -p conveyor-wasm --test pure_vectors
 # core/build.rs: no nasm on x86/x86_64 fails the build with the fix (or the opt-out).
 run scripts/test-nasm-check.sh
 

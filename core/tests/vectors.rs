@@ -1,6 +1,11 @@
 //! Replays the shared test vectors in `testdata/vectors` (which the C, Python and JS
 //! bindings replay too), checks the committed input images are what the generator
 //! makes, and checks the committed error-code table.
+//!
+//! Outputs that carry a `psnr_min` are checked by pixels too: decoded, they must be
+//! within that PSNR of their `reference` (a PNG of this door's own output, the native
+//! one, written here under `CONVEYOR_BLESS=1`), so that every other door's codecs are
+//! held to the native door's pixels, not only to its sizes.
 
 mod common;
 
@@ -8,7 +13,7 @@ use std::path::PathBuf;
 
 use common::*;
 use conveyor::{ErrorKind, Job, Limits, Pool, Recipe};
-use image::{DynamicImage, ImageFormat};
+use image::{DynamicImage, ImageFormat, RgbaImage};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -17,6 +22,54 @@ fn root() -> PathBuf {
 
 fn bless() -> bool {
     std::env::var_os("CONVEYOR_BLESS").is_some()
+}
+
+/// A small image with strong, smooth colours (thin and tiny thumbnails of it show a
+/// wrong colour at once).
+fn colours(w: u32, h: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (220 - (y * 2) % 120) as u8,
+            (30 + (x * 3) % 150) as u8,
+            (60 + ((x + y) * 2) % 140) as u8,
+        ])
+    }))
+}
+
+/// An indexed-colour PNG (colour type 3, 16 colours), written by hand: the `image`
+/// encoder writes only direct colour.
+fn palette_png(w: u32, h: u32) -> Vec<u8> {
+    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]| {
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(body);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    };
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]);
+    let plte: Vec<u8> = (0..16u32)
+        .flat_map(|i| [(i * 16) as u8, (255 - i * 12) as u8, (40 + i * 10) as u8])
+        .collect();
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        raw.extend((0..w).map(|x| ((x / 5 + y / 5) % 16) as u8));
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"PLTE", &plte);
+    chunk(&mut out, b"IDAT", &fdeflate::compress_to_vec(&raw));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A fixture made by `testdata/jpeg/make.sh` (libjpeg-turbo's cjpeg), copied.
+fn made_by_cjpeg(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("jpeg").join(name)).unwrap()
 }
 
 /// Every input file, as the generator makes it.
@@ -83,6 +136,27 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         ("colour_p3.jpg", colour("p3.jpg")),
         ("colour_broken_icc.jpg", colour("broken_truncated.jpg")),
         ("colour_cmyk_icc.jpg", colour("cmyk.jpg")),
+        ("line_1x64.png", encode(&colours(1, 64), ImageFormat::Png)),
+        ("line_64x1.png", encode(&colours(64, 1), ImageFormat::Png)),
+        ("odd_37x23.png", encode(&colours(37, 23), ImageFormat::Png)),
+        (
+            "grey_50x30.png",
+            encode(
+                &DynamicImage::ImageLuma8(image::GrayImage::from_fn(50, 30, |x, y| {
+                    image::Luma([(40 + x * 3 + y * 2) as u8])
+                })),
+                ImageFormat::Png,
+            ),
+        ),
+        ("palette_40x30.png", palette_png(40, 30)),
+        (
+            "noninterleaved_420.jpg",
+            made_by_cjpeg("noninterleaved_420.jpg"),
+        ),
+        (
+            "noninterleaved_440.jpg",
+            made_by_cjpeg("noninterleaved_440.jpg"),
+        ),
     ]
 }
 
@@ -124,6 +198,48 @@ fn the_error_code_table_is_current() {
         text,
         "run with CONVEYOR_BLESS=1"
     );
+}
+
+/// The PSNR of two images of the same size over R, G, B and A (99 when identical).
+fn psnr(a: &RgbaImage, b: &RgbaImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let se: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum();
+    let mse = se / a.as_raw().len() as f64;
+    if mse == 0.0 {
+        99.0
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}
+
+/// Checks an output's pixels against its reference (or writes the reference when
+/// blessing). Returns the PSNR.
+fn check_pixels(case: &str, want: &Value, bytes: &[u8]) -> Option<f64> {
+    let floor = want.get("psnr_min")?.as_f64().unwrap();
+    let reference = want["reference"]
+        .as_str()
+        .expect("psnr_min needs a reference");
+    let path = root().join("vectors").join(reference);
+    let got = image::load_from_memory(bytes).unwrap().to_rgba8();
+    if bless() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        got.save_with_format(&path, ImageFormat::Png).unwrap();
+    }
+    let reference = image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with CONVEYOR_BLESS=1)", path.display()))
+        .to_rgba8();
+    let db = psnr(&got, &reference);
+    assert!(
+        db >= floor,
+        "{case}: {db:.1} dB against {}, floor {floor}",
+        path.display()
+    );
+    Some(db)
 }
 
 #[test]
@@ -207,6 +323,7 @@ fn every_vector_gives_the_expected_outcome() {
                         (got.format.extension(), got.width, got.height),
                         "{name}: bytes match the report"
                     );
+                    check_pixels(name, want, got.data.as_ref().unwrap());
                 }
             }
             (false, Err(e)) => assert_eq!(

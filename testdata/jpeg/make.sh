@@ -11,3 +11,20 @@ sys.stdout.buffer.write(b"P6\n%d %d\n255\n" % (w, h))
 sys.stdout.buffer.write(bytes(v for y in range(h) for x in range(w) for v in (x * 2, y * 3, 128)))
 PY
 cjpeg -arithmetic -quality 85 /tmp/conveyor-gradient.ppm > arithmetic.jpg
+# Non-interleaved scans (one scan per component) with subsampled chroma, which
+# zune-jpeg 0.5 decoded to the wrong colours: 4:2:0 and 4:4:0, odd sizes.
+printf '0;\n1;\n2;\n' > /tmp/conveyor-noninterleaved.txt
+python3 - > /tmp/conveyor-colours.ppm <<'PY'
+import sys
+w, h = 97, 65
+sys.stdout.buffer.write(b"P6\n%d %d\n255\n" % (w, h))
+def px(x, y):
+    if y < 20:
+        return (255, 0, 0) if x < 48 else (0, 0, 255)
+    return (x * 2 % 256, y * 3 % 256, (x + y) % 256)
+sys.stdout.buffer.write(bytes(v for y in range(h) for x in range(w) for v in px(x, y)))
+PY
+cjpeg -sample 2x2 -scans /tmp/conveyor-noninterleaved.txt -quality 90 /tmp/conveyor-colours.ppm > noninterleaved_420.jpg
+cjpeg -sample 1x2 -scans /tmp/conveyor-noninterleaved.txt -quality 90 /tmp/conveyor-colours.ppm > noninterleaved_440.jpg
+# Restart markers every MCU row, for the entropy check's restart handling.
+cjpeg -restart 1 -quality 85 /tmp/conveyor-colours.ppm > restart.jpg

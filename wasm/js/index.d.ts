@@ -55,6 +55,14 @@ export interface PoolOptions {
   limits?: Limits;
   /** The recipe for `process` calls that bring none. */
   defaultRecipe?: Recipe;
+  /**
+   * Bytes of estimated peak memory the jobs running at once may take (default: half
+   * of `navigator.deviceMemory`, 4 GiB when the browser does not say, at least
+   * 512 MiB). A job whose estimate exceeds it fails with `limit_exceeded`.
+   */
+  memoryBudget?: number;
+  /** A worker whose wasm memory grew past this many bytes is replaced after its job (default 256 MiB). */
+  maxWorkerMemory?: number;
 }
 
 export interface ProcessOptions {
@@ -73,6 +81,16 @@ export interface Stats {
   completed: number;
   failed: Partial<Record<ErrorCode, number>>;
   rejected: number;
+  /** The pool's memory budget, in bytes. */
+  memoryBudget: number;
+  /** The estimated peak memory of the jobs running now, in bytes. */
+  memoryReserved: number;
+  /** Jobs whose header is read and that wait for memory. */
+  memoryWaiting: number;
+  /** Workers replaced because their wasm memory grew past `maxWorkerMemory`. */
+  recycled: number;
+  /** Each worker's wasm memory in bytes, as it last reported (after its last job). */
+  workerMemory: number[];
 }
 
 /** One subscriber of the pool's events, with its own bounded buffer. */

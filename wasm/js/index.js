@@ -14,6 +14,13 @@
 // bounded subscriber: an async iterator that yields `{type: 'lagged', missed}` when it
 // fell behind, and never slows the pool. `pool.reload(settings)` replaces the live
 // settings (default recipe, limits, formats) in every worker, as `Pool::reload` does.
+//
+// Memory, as in the native pool: a worker reads each job's header and estimates its
+// peak memory (the core's estimate) before decoding a pixel; the job runs only when
+// the estimate fits in `memoryBudget` beside the jobs running (first come, first
+// served), and one whose estimate exceeds the whole budget fails with
+// `limit_exceeded`. A wasm instance's memory never shrinks, so a worker whose memory
+// grew past `maxWorkerMemory` is replaced by a fresh one once its job is done.
 
 import { ERROR_CODES } from './codes.js';
 // The page's thread loads the wasm too, only to check recipes before they are queued
@@ -49,6 +56,17 @@ export class ConveyorError extends Error {
 function alias(obj, old, now) {
   Object.defineProperty(obj, old, { get() { return obj[now]; }, enumerable: false });
   return obj;
+}
+
+const MiB = 1 << 20;
+
+/**
+ * The default memory budget: half the device's memory as `navigator.deviceMemory`
+ * reports it (4 GiB when the browser does not say), at least 512 MiB.
+ */
+function defaultMemoryBudget() {
+  const gib = (typeof navigator !== 'undefined' && navigator.deviceMemory) || 4;
+  return Math.max(512 * MiB, Math.floor((gib * 1024 * MiB) / 2));
 }
 
 function defaultWorkers() {
@@ -161,12 +179,13 @@ class WorkerSlot {
     this.pool = pool;
     this.index = index;
     this.job = null;
+    this.memory = 0; // bytes of wasm memory, as the worker last reported
     this.ready = new Promise((resolve, reject) => {
       // This exact form lets every bundler (Vite, webpack, Rollup) find and bundle the worker.
       this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
       this.worker.onmessage = (e) => {
         const m = e.data;
-        if (m?.type === 'conveyor:ready') resolve();
+        if (m?.type === 'conveyor:ready') { this.memory = m.memory ?? 0; resolve(); }
         else if (m?.type === 'conveyor:init-failed') reject(new ConveyorError('panicked', m.message));
         else if (m?.type === 'conveyor:checked') pool._onChecked(m);
         else pool._onWorkerMessage(this, m);
@@ -189,7 +208,11 @@ class WorkerSlot {
 /** A pool of Web Workers running the conveyor pipeline. */
 export class Pool extends EventTarget {
   /**
-   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object, defaultRecipe?: object}} [options]
+   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object, defaultRecipe?: object, memoryBudget?: number, maxWorkerMemory?: number}} [options]
+   *   `memoryBudget` (bytes; default half of `navigator.deviceMemory`, 4 GiB when
+   *   unknown, at least 512 MiB): the estimated peak memory of the jobs running at
+   *   once. `maxWorkerMemory` (bytes; default 256 MiB): a worker whose wasm memory grew
+   *   past it is replaced after its job.
    */
   static async create(options = {}) {
     const pool = new Pool(options);
@@ -198,9 +221,17 @@ export class Pool extends EventTarget {
   }
 
   /** Use `Pool.create`. */
-  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits, defaultRecipe } = {}) {
+  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits, defaultRecipe, memoryBudget, maxWorkerMemory = 256 * MiB } = {}) {
     super();
     checkInt('workers', workers, 1, 64);
+    memoryBudget ??= defaultMemoryBudget();
+    checkInt('memoryBudget', memoryBudget, MiB, Number.MAX_SAFE_INTEGER);
+    checkInt('maxWorkerMemory', maxWorkerMemory, 16 * MiB, 16 * 1024 * MiB);
+    this._budget = memoryBudget;
+    this._maxWorkerMemory = maxWorkerMemory;
+    this._reserved = 0; // bytes reserved by admitted jobs
+    this._memWaiting = []; // estimated jobs waiting for memory, in order
+    this._recycled = 0;
     queueCapacity ??= workers * 4;
     checkInt('queueCapacity', queueCapacity, 1, 1 << 20);
     if (onFull !== 'wait' && onFull !== 'reject') {
@@ -368,7 +399,7 @@ export class Pool extends EventTarget {
       job.startedAt = performance.now();
       this._emit('job_started', { job_id: job.id, worker: slot.index, queued_us: Math.round((job.startedAt - job.acceptedAt) * 1000) });
       slot.worker.postMessage(
-        { type: 'conveyor:job', id: job.id, key: job.key, input: job.buffer, recipe: job.recipeJson },
+        { type: 'conveyor:job', id: job.id, key: job.key, input: job.buffer, recipe: job.recipeJson, budget: this._budget },
         [job.buffer],
       );
       job.buffer = null;
@@ -380,6 +411,13 @@ export class Pool extends EventTarget {
   _settle(job, error, value, count = true) {
     if (job.settled) return;
     job.settled = true;
+    const w = this._memWaiting.indexOf(job);
+    if (w >= 0) this._memWaiting.splice(w, 1);
+    if (job.reserved) {
+      this._reserved -= job.reserved;
+      job.reserved = 0;
+      this._pumpMemory();
+    }
     if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
     if (job.id && count) {
       if (error) this._stats.failed[error.code] = (this._stats.failed[error.code] || 0) + 1;
@@ -406,10 +444,30 @@ export class Pool extends EventTarget {
     return t;
   }
 
+  /** Runs estimated jobs in order while they fit in the budget (as `Budget::acquire`). */
+  _pumpMemory() {
+    while (this._memWaiting.length) {
+      const job = this._memWaiting[0];
+      if (this._reserved + job.estimate > this._budget) break;
+      this._memWaiting.shift();
+      job.reserved = job.estimate;
+      this._reserved += job.estimate;
+      job.slot.worker.postMessage({ type: 'conveyor:run', id: job.id });
+    }
+  }
+
   _onWorkerMessage(slot, m) {
     const job = slot.job;
     if (!job || m.id !== job.id) return;
+    if (m.type === 'conveyor:estimated') {
+      // Its header is read; it waits for memory (the worker holds it meanwhile).
+      job.estimate = m.bytes;
+      this._memWaiting.push(job);
+      this._pumpMemory();
+      return;
+    }
     slot.job = null;
+    if (m.memory) slot.memory = m.memory;
     if (m.type === 'conveyor:done') {
       // The wire outcome the wasm wrote; the bytes travel beside it.
       const outcome = JSON.parse(m.outcome);
@@ -427,6 +485,11 @@ export class Pool extends EventTarget {
       const e = m.error || {};
       this._settle(job, new ConveyorError(e.code || 'panicked', e.message, { stage: e.stage ?? null, job_id: job.id }));
       if (m.fatal) this._replace(slot);
+    }
+    if (!m.fatal && !this._closing && m.memory > this._maxWorkerMemory) {
+      // Wasm memory never shrinks: an idle worker that grew too much starts afresh.
+      this._recycled++;
+      this._replace(slot);
     }
     this._dispatch();
   }
@@ -471,7 +534,13 @@ export class Pool extends EventTarget {
     }
   }
 
-  /** `{workers, queueCapacity, queued, waiting, running, accepted, completed, failed, rejected}`. */
+  /**
+   * `{workers, queueCapacity, queued, waiting, running, accepted, completed, failed,
+   * rejected, memoryBudget, memoryReserved, memoryWaiting, recycled, workerMemory}`:
+   * `memoryReserved` is the estimate of the jobs running, `memoryWaiting` the jobs whose
+   * header is read and that wait for memory, `recycled` the workers replaced for their
+   * memory, `workerMemory` each worker's wasm memory in bytes as it last reported.
+   */
   stats() {
     return {
       workers: this._slots.length,
@@ -483,6 +552,11 @@ export class Pool extends EventTarget {
       completed: this._stats.completed,
       failed: { ...this._stats.failed },
       rejected: this._stats.rejected,
+      memoryBudget: this._budget,
+      memoryReserved: this._reserved,
+      memoryWaiting: this._memWaiting.length,
+      recycled: this._recycled,
+      workerMemory: this._slots.map((s) => s.memory),
     };
   }
 

@@ -1,15 +1,35 @@
 // A conveyor module worker: one wasm instance running the core pipeline, one job at a
-// time. Messages are namespaced ("conveyor:*"): init → ready, job → done (the wire
-// outcome JSON, as conveyor::wire writes it, and the output buffers) | failed,
-// check → checked (a settings object validated by the wasm), settings (the pool's new
-// live settings, used from the next job on). Output buffers go back as transferables.
-import init, { processWith, checkSettings } from '../pkg/conveyor_wasm.js';
+// time. Messages are namespaced ("conveyor:*"): init → ready, job → estimated (the
+// job's memory estimate, from its header and recipe, before any pixel is decoded) |
+// failed, run (the pool admitted it under its memory budget) → done (the wire outcome
+// JSON, as conveyor::wire writes it, and the output buffers) | failed, check → checked
+// (a settings object validated by the wasm), settings (the pool's new live settings,
+// used from the next job on). Every done/failed says how large this instance's wasm
+// memory has grown (`memory`, bytes), so the pool can recycle a worker that grew too
+// much. Output buffers go back as transferables.
+import init, { processWith, checkSettings, estimate } from '../pkg/conveyor_wasm.js';
 
 let settingsJson = '';
 let ready = null;
+let exports = null;
+// The job between its estimate and its run.
+let pending = null;
 
 function errorOf(err) {
   return { code: err.code, numeric_code: err.numeric_code, stage: err.stage, message: err.message };
+}
+
+function memory() {
+  return exports?.memory?.buffer?.byteLength ?? 0;
+}
+
+function fail(id, err) {
+  if (err && typeof err === 'object' && 'code' in err) {
+    self.postMessage({ type: 'conveyor:failed', id, error: errorOf(err), memory: memory() });
+  } else {
+    // A trap (panic, out of memory): this instance may be broken; ask to be replaced.
+    self.postMessage({ type: 'conveyor:failed', id, fatal: true, error: { code: 'panicked', stage: null, message: String(err) }, memory: memory() });
+  }
 }
 
 self.onmessage = async (e) => {
@@ -18,8 +38,8 @@ self.onmessage = async (e) => {
     settingsJson = m.settings || '';
     ready = init({ module_or_path: new URL('../pkg/conveyor_wasm_bg.wasm', import.meta.url) });
     try {
-      await ready;
-      self.postMessage({ type: 'conveyor:ready' });
+      exports = await ready;
+      self.postMessage({ type: 'conveyor:ready', memory: memory() });
     } catch (err) {
       self.postMessage({ type: 'conveyor:init-failed', message: String(err) });
     }
@@ -40,20 +60,27 @@ self.onmessage = async (e) => {
     }
     return;
   }
-  if (m?.type !== 'conveyor:job') return;
-  // The settings in force when this job's message arrived (a later reload waits its turn).
-  const settings = settingsJson;
-  await ready;
-  try {
-    const out = processWith(new Uint8Array(m.input), m.recipe, settings, m.id, m.key ?? undefined);
-    const buffers = Array.from(out.buffers, (u8) => u8.buffer);
-    self.postMessage({ type: 'conveyor:done', id: m.id, outcome: out.outcome, buffers }, buffers);
-  } catch (err) {
-    if (err && typeof err === 'object' && 'code' in err) {
-      self.postMessage({ type: 'conveyor:failed', id: m.id, error: errorOf(err) });
-    } else {
-      // A trap (panic, out of memory): this instance may be broken; ask to be replaced.
-      self.postMessage({ type: 'conveyor:failed', id: m.id, fatal: true, error: { code: 'panicked', stage: null, message: String(err) } });
+  if (m?.type === 'conveyor:job') {
+    // The settings in force when this job's message arrived (a later reload waits its turn).
+    const job = { id: m.id, key: m.key ?? undefined, input: new Uint8Array(m.input), recipe: m.recipe, settings: settingsJson };
+    await ready;
+    try {
+      const bytes = estimate(job.input, job.recipe, job.settings, m.budget ?? 0);
+      pending = job;
+      self.postMessage({ type: 'conveyor:estimated', id: job.id, bytes });
+    } catch (err) {
+      fail(job.id, err);
     }
+    return;
+  }
+  if (m?.type !== 'conveyor:run' || pending?.id !== m.id) return;
+  const job = pending;
+  pending = null;
+  try {
+    const out = processWith(job.input, job.recipe, job.settings, job.id, job.key);
+    const buffers = Array.from(out.buffers, (u8) => u8.buffer);
+    self.postMessage({ type: 'conveyor:done', id: job.id, outcome: out.outcome, buffers, memory: memory() }, buffers);
+  } catch (err) {
+    fail(job.id, err);
   }
 };

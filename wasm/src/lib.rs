@@ -126,6 +126,67 @@ pub fn process_with(
     finish(JobId(job_id as u64), key, report)
 }
 
+/// The job's estimated peak memory in bytes: the header is read and the recipe planned
+/// exactly as [`process_with`] would (limits, formats and the default recipe from
+/// `settings_json`), and the pipeline stops where the native pool asks its memory
+/// budget, before any pixel is decoded. Throws the wire error the header already earns
+/// (`limit_exceeded`, `unsupported_format`, `decode_failed`, `invalid_recipe`); and,
+/// when `budget` is positive and the estimate exceeds it, `limit_exceeded` naming both,
+/// with the native pool's message.
+#[wasm_bindgen]
+pub fn estimate(
+    input: &[u8],
+    recipe_json: &str,
+    settings_json: &str,
+    budget: f64,
+) -> Result<f64, JsValue> {
+    let settings = parse_settings(settings_json).map_err(|e| js_error(&e))?;
+    let recipe = if recipe_json.trim().is_empty() {
+        ValidRecipe::new(settings.default_recipe.clone())
+    } else {
+        ValidRecipe::from_json(recipe_json)
+    }
+    .map_err(|e| js_error(&e))?;
+    let found = std::cell::Cell::new(None);
+    let admit = |bytes: u64| -> Result<(), Error> {
+        found.set(Some(bytes));
+        Err(Error::new(ErrorKind::Cancelled, "estimated"))
+    };
+    let ctx = Context {
+        limits: &settings.limits,
+        formats: &settings.formats,
+        output_dir: None,
+        key: "job",
+        admit: Some(&admit),
+    };
+    let result = run_valid(input, &recipe, &ctx, &|_| Ok(()));
+    let bytes = match (found.get(), result) {
+        (Some(bytes), _) => bytes,
+        (None, Err(e)) => return Err(js_error(&e)),
+        (None, Ok(_)) => return Err(js_error(&Error::new(ErrorKind::Panicked, "no estimate"))),
+    };
+    if budget > 0.0 && bytes as f64 > budget {
+        return Err(js_error(&over_budget(bytes, budget as u64)));
+    }
+    Ok(bytes as f64)
+}
+
+/// The native pool's error for a job whose estimate exceeds the whole budget
+/// (`core/src/pool/budget.rs`, which the wasm build does not compile), word for word.
+fn over_budget(bytes: u64, total: u64) -> Error {
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "the job needs an estimated {} ({bytes} bytes) of memory; the pool's memory \
+             budget is {} ({total} bytes)",
+            mib(bytes),
+            mib(total),
+        ),
+    )
+    .at(Stage::Decode)
+}
+
 /// `{outcome, buffers}`: the wire outcome of a successful job (the JS pool fills in the
 /// queue and total times it measures) and each output's bytes.
 fn finish(

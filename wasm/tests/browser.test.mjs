@@ -117,12 +117,13 @@ for (const workers of [2, 4]) {
   });
 }
 
-test('the shared vectors give the native outcomes', async () => {
+test('the shared vectors give the native outcomes and pixels', async () => {
   const page = await harness();
-  const mismatches = await page.evaluate(async () => {
-    const { Pool } = window.conveyor;
+  const { bad: mismatches, pixels } = await page.evaluate(async () => {
+    const { Pool, rgba, psnr } = window.conveyor;
     const { cases } = await (await fetch('/testdata/vectors/vectors.json')).json();
     const bad = [];
+    const pixels = {};
     for (const c of cases) {
       const input = await (await fetch(`/testdata/vectors/inputs/${c.input}`)).arrayBuffer();
       const pool = await Pool.create({ workers: 1, limits: c.limits });
@@ -142,15 +143,91 @@ test('the shared vectors give the native outcomes', async () => {
           const codes = (r.warnings || []).map((w) => w.code).join();
           if (codes !== want.warnings.join()) bad.push(`${c.name}: warnings ${codes} != ${want.warnings}`);
         }
+        // Pixels: decoded by the browser, against the native door's output.
+        for (const [i, o] of r.outputs.entries()) {
+          const w = want.outputs[i];
+          if (w?.psnr_min == null) continue;
+          const ref = await (await fetch(`/testdata/vectors/${w.reference}`)).blob();
+          const db = psnr(await rgba(new Blob([o.data], { type: `image/${o.format}` })), await rgba(ref));
+          pixels[`${c.name}/${o.name}`] = +db.toFixed(1);
+          if (!(db >= w.psnr_min)) bad.push(`${c.name}/${o.name}: ${db.toFixed(1)} dB < ${w.psnr_min}`);
+        }
       } catch (e) {
         if (c.expect.ok || e.code !== c.expect.code) bad.push(`${c.name}: ${e.code} ${e.message}`);
       } finally {
         await pool.close();
       }
     }
-    return bad;
+    return { bad, pixels };
   });
+  report.vector_pixels_db = pixels;
   assert.deepEqual(mismatches, []);
+  assert.ok(Object.keys(pixels).length >= 15, `only ${Object.keys(pixels).length} outputs checked by pixels`);
+});
+
+test('memory: estimates are admitted against the budget, and big workers are recycled', async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const { Pool, makeImage } = window.conveyor;
+    const big = await makeImage(4000, 3000, 'image/jpeg');
+    const small = await makeImage(300, 200, 'image/png');
+    const recipe = { outputs: [{ name: 'o', width: 800, format: 'jpeg' }] };
+    const settle = (p) => p.then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+    // The estimate of one big job, from its outcome.
+    const probe = await Pool.create({ workers: 1 });
+    const estimate = (await probe.process(big, recipe)).memory_estimate;
+    const probeStats = probe.stats();
+    await probe.close();
+    // A budget under one job's estimate: refused with the native message, at once.
+    const tight = await Pool.create({ workers: 1, memoryBudget: 8 << 20 });
+    const over = await settle(tight.process(big, recipe));
+    const fits = await settle(tight.process(small, recipe));
+    await tight.close();
+    // A budget for one big job at a time: two workers, four jobs, never two at once.
+    const budget = Math.floor(estimate * 1.5);
+    const pool = await Pool.create({ workers: 2, memoryBudget: budget, maxWorkerMemory: 1024 << 20 });
+    let maxReserved = 0, sawWaiting = 0;
+    const tick = setInterval(() => {
+      const st = pool.stats();
+      maxReserved = Math.max(maxReserved, st.memoryReserved);
+      sawWaiting = Math.max(sawWaiting, st.memoryWaiting);
+    }, 2);
+    const codes = await Promise.all([0, 1, 2, 3].map(() => settle(pool.process(big, recipe))));
+    clearInterval(tick);
+    const after = pool.stats();
+    await pool.close();
+    // Recycling: a worker whose memory grew past maxWorkerMemory starts afresh.
+    const recycling = await Pool.create({ workers: 1, maxWorkerMemory: 16 << 20 });
+    const first = await settle(recycling.process(big, recipe));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await settle(recycling.process(small, recipe));
+    const recycled = recycling.stats();
+    await recycling.close();
+    // A 253-byte BMP whose header claims 2554x18803: refused before its pixels exist.
+    const bomb = await (await fetch('/testdata/vectors/inputs/bmp_size_bomb.bmp')).arrayBuffer();
+    const fresh = await Pool.create({ workers: 1 });
+    const before = fresh.stats().workerMemory[0];
+    const bombCode = await settle(fresh.process(bomb, recipe));
+    const bombMemory = fresh.stats().workerMemory[0];
+    await fresh.close();
+    return { estimate, probeMemory: probeStats.workerMemory[0], over, fits, budget, maxReserved, sawWaiting, codes, after, first, second, recycled, before, bombCode, bombMemory };
+  });
+  report.memory = { big_job_estimate_mib: +(out.estimate / 2 ** 20).toFixed(1), worker_memory_after_big_job_mib: +(out.probeMemory / 2 ** 20).toFixed(1),
+    worker_memory_after_bmp_bomb_mib: +(out.bombMemory / 2 ** 20).toFixed(1) };
+  assert.ok(out.estimate > 8 << 20, `estimate ${out.estimate}`);
+  assert.match(out.over, /^limit_exceeded: the job needs an estimated .* of memory; the pool's memory budget is 8\.0 MiB \(8388608 bytes\)$/);
+  assert.equal(out.fits, 'ok');
+  assert.deepEqual(out.codes, ['ok', 'ok', 'ok', 'ok']);
+  assert.ok(out.maxReserved <= out.budget, `${out.maxReserved} reserved, budget ${out.budget}`);
+  assert.ok(out.maxReserved >= out.estimate * 0.5, `${out.maxReserved}`);
+  assert.ok(out.sawWaiting >= 1, 'a job waited for memory');
+  assert.equal(out.after.memoryReserved, 0);
+  assert.equal(out.after.memoryWaiting, 0);
+  assert.equal(out.first, 'ok');
+  assert.equal(out.second, 'ok');
+  assert.ok(out.recycled.recycled >= 1, JSON.stringify(out.recycled));
+  assert.match(out.bombCode, /^decode_failed: bmp: truncated input/);
+  assert.ok(out.bombMemory < out.before + (16 << 20), `the bomb grew the worker from ${out.before} to ${out.bombMemory}`);
 });
 
 test('abort, garbage and a decompression-bomb header reject cleanly; the tab survives', async () => {

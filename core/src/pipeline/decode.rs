@@ -4,7 +4,8 @@
 //! Reading the header ([`probe`]) and decoding ([`decode`]) are two steps, so that the
 //! pool can estimate the job's memory from the header and admit it against its budget
 //! in between. Each format has one decoder: JPEG goes through the marker scan
-//! (`jpeg.rs`) and then libjpeg-turbo (native) or zune-jpeg (wasm); every other format
+//! (`jpeg.rs`) and then libjpeg-turbo (native) or, in wasm, the entropy check
+//! (`jpeg_entropy.rs`, libjpeg's warnings) and jpeg-decoder; every other format
 //! through the `image` crate. All of them read through [`Input`], so a running decode
 //! notices the job's deadline or a cancel.
 //!
@@ -490,28 +491,125 @@ fn decode_jpeg(
     }
     if let Some(warning) = decoded.warning {
         if fail_on >= FailOn::Warning {
-            return Err(err(
-                ErrorKind::DecodeFailed,
-                format!(
-                    "jpeg: {warning} (fail_on \"warning\" refuses damaged data; \"error\" or \
-                     \"none\" accepts it)"
-                ),
-            ));
+            return Err(jpeg_warning(&warning, fail_on));
         }
     }
     Ok(decoded.pixels)
 }
 
-#[cfg(not(feature = "mozjpeg"))]
+/// The message for a JPEG that `fail_on` refuses for a warning: the same for every
+/// decoder, so every door says the same.
+fn jpeg_warning(warning: &str, fail_on: FailOn) -> Error {
+    err(
+        ErrorKind::DecodeFailed,
+        format!(
+            "jpeg: {warning} (fail_on \"{}\" refuses damaged data; \"error\" or \"none\" \
+             accepts it)",
+            fail_on.as_str()
+        ),
+    )
+}
+
+/// Without libjpeg: the entropy check (`jpeg_entropy.rs`) says what libjpeg would warn
+/// about, so that `fail_on` refuses the same files as the native door, then
+/// jpeg-decoder decodes (it reads non-interleaved scans right, unlike zune-jpeg 0.5).
+#[cfg(all(not(feature = "mozjpeg"), feature = "pure-jpeg"))]
 fn decode_jpeg(
-    _h: &JpegHeader,
+    h: &JpegHeader,
     data: &[u8],
     limits: &Limits,
     watch: &Watch<'_>,
     _shrink: u32,
-    _fail_on: FailOn,
+    fail_on: FailOn,
     _cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
+    use super::jpeg_entropy::{check, Finding};
+    use super::pixels::Layout;
+    if h.arithmetic {
+        return Err(err(
+            ErrorKind::UnsupportedFormat,
+            "jpeg: arithmetic coding is not supported in this build (no libjpeg)",
+        ));
+    }
+    if let Finding::Warning(w) = check(data, &h.scan_offsets)? {
+        if fail_on >= FailOn::Warning {
+            return Err(jpeg_warning(&w, fail_on));
+        }
+    }
+    // A file cut short (accepted only with fail_on "none") ends with EOI here, so the
+    // decoder fills in the rest as libjpeg does instead of failing.
+    let owned;
+    let data = if h.complete {
+        data
+    } else {
+        owned = {
+            let mut v = super::pixels::reserve(data.len() + 2, "a copy of the input")?;
+            v.extend_from_slice(data);
+            v.extend_from_slice(&[0xFF, 0xD9]);
+            v
+        };
+        &owned
+    };
+    let mut dec = jpeg_decoder::Decoder::new(Input::new(data, watch));
+    dec.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc).unwrap_or(usize::MAX));
+    let decoded = dec.decode();
+    if let Some(stop) = watch.stopped() {
+        return Err(stop);
+    }
+    let buf = decoded.map_err(|e| match e {
+        jpeg_decoder::Error::Unsupported(u) => err(
+            ErrorKind::UnsupportedFormat,
+            format!("jpeg: {u:?} is not supported"),
+        ),
+        other => err(ErrorKind::DecodeFailed, format!("jpeg: {other}")),
+    })?;
+    let info = dec
+        .info()
+        .ok_or_else(|| err(ErrorKind::DecodeFailed, "jpeg: no frame decoded"))?;
+    let (width, height) = (info.width as u32, info.height as u32);
+    let (layout, buf) = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => (Layout::L8, buf),
+        jpeg_decoder::PixelFormat::RGB24 => (Layout::Rgb8, buf),
+        // jpeg-decoder inverts what is stored; undo it for the shared conversion.
+        jpeg_decoder::PixelFormat::CMYK32 => {
+            (Layout::Rgb8, super::pixels::cmyk_to_rgb(&buf, !h.adobe)?)
+        }
+        jpeg_decoder::PixelFormat::L16 => {
+            return Err(err(ErrorKind::UnsupportedFormat, "jpeg: 16-bit output"))
+        }
+    };
+    if buf.len() as u64 != width as u64 * height as u64 * layout.channels() as u64 {
+        return Err(err(
+            ErrorKind::DecodeFailed,
+            "jpeg: the decoder returned a short image",
+        ));
+    }
+    Ok(Pixels {
+        width,
+        height,
+        layout,
+        buf,
+    })
+}
+
+/// Without libjpeg or jpeg-decoder: the `image` crate's decoder (zune-jpeg), after the
+/// same entropy check.
+#[cfg(all(not(feature = "mozjpeg"), not(feature = "pure-jpeg")))]
+fn decode_jpeg(
+    h: &JpegHeader,
+    data: &[u8],
+    limits: &Limits,
+    watch: &Watch<'_>,
+    _shrink: u32,
+    fail_on: FailOn,
+) -> Result<Pixels, Error> {
+    if let super::jpeg_entropy::Finding::Warning(w) =
+        super::jpeg_entropy::check(data, &h.scan_offsets)?
+    {
+        if fail_on >= FailOn::Warning {
+            return Err(jpeg_warning(&w, fail_on));
+        }
+    }
     let mut reader = ImageReader::with_format(Input::new(data, watch), image::ImageFormat::Jpeg);
     reader.limits(image_limits(limits));
     let img = reader.decode();

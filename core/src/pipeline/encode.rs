@@ -211,28 +211,135 @@ fn webp(px: &Pixels, spec: &OutputSpec, check: Check<'_>) -> Result<Vec<u8>, Err
     })
 }
 
+/// Lossy WebP with vaam-image-webp, working around its frame conversion: it drops an
+/// odd last row and column (a 1x1 image came out green) and pads partial macroblocks
+/// with black, which smears dark edges into small images. So the pixels are padded
+/// here to whole macroblocks by repeating the edge, encoded, and the VP8 frame header
+/// is given the real size (the macroblock count, and so the bitstream, stays the same;
+/// decoders crop). Alpha, lossless and padded to nothing, goes into an ALPH chunk of
+/// the real size, encoded by the same crate's lossless encoder.
 #[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
 fn webp(px: &Pixels, spec: &OutputSpec, check: Check<'_>) -> Result<Vec<u8>, Error> {
     // vaam-image-webp cannot be stopped once it runs: ask before it starts.
     check()?;
     use vaam_webp::{ColorType, EncoderParams, WebPEncoder};
-    let px = widened(px)?;
-    let color = if px.layout == Layout::Rgba8 {
-        ColorType::Rgba8
-    } else {
-        ColorType::Rgb8
+    let alpha = px.layout == Layout::Rgba8;
+    let encode = |buf: &[u8], w: u32, h: u32, color: ColorType, lossy: bool| {
+        let mut params = EncoderParams::default();
+        if lossy {
+            params.use_lossy = true;
+            params.lossy_quality = spec.effective_quality();
+        }
+        let mut out = Vec::new();
+        let mut enc = WebPEncoder::new(&mut out);
+        enc.set_params(params);
+        enc.encode(buf, w, h, color).map_err(|e| fail(spec, e))?;
+        Ok::<_, Error>(out)
     };
-    let mut params = EncoderParams::default();
-    if !spec.lossless {
-        params.use_lossy = true;
-        params.lossy_quality = spec.effective_quality();
+    if spec.lossless {
+        let px = widened(px)?;
+        let color = if alpha {
+            ColorType::Rgba8
+        } else {
+            ColorType::Rgb8
+        };
+        return encode(&px.buf, px.width, px.height, color, false);
     }
-    let mut out = Vec::new();
-    let mut enc = WebPEncoder::new(&mut out);
-    enc.set_params(params);
-    enc.encode(&px.buf, px.width, px.height, color)
-        .map_err(|e| fail(spec, e))?;
+    let (w, h) = (px.width, px.height);
+    let (pw, ph) = (w.div_ceil(16) * 16, h.div_ceil(16) * 16);
+    let rgb = padded_rgb(px, pw, ph)?;
+    let vp8 = encode(&rgb, pw, ph, ColorType::Rgb8, true)?;
+    drop(rgb);
+    let mut frame = riff_chunk(&vp8, b"VP8 ")
+        .ok_or_else(|| fail(spec, "the encoder wrote no VP8 chunk"))?
+        .to_vec();
+    // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (scale 0).
+    if frame.len() < 10 || frame[3..6] != [0x9d, 0x01, 0x2a] {
+        return Err(fail(spec, "the encoder wrote an unexpected VP8 frame"));
+    }
+    frame[6..8].copy_from_slice(&(w as u16).to_le_bytes());
+    frame[8..10].copy_from_slice(&(h as u16).to_le_bytes());
+    let alph = if alpha && px.buf.chunks_exact(4).any(|p| p[3] != 255) {
+        // ALPH, compression 1: a lossless image stream of the real size, alpha in the
+        // green channel, without the 5-byte VP8L header.
+        let a: Vec<u8> = px.buf.chunks_exact(4).map(|p| p[3]).collect();
+        let lossless = encode(&a, w, h, ColorType::L8, false)?;
+        let vp8l = riff_chunk(&lossless, b"VP8L")
+            .filter(|c| c.len() > 5)
+            .ok_or_else(|| fail(spec, "the encoder wrote no VP8L chunk"))?;
+        let mut chunk = Vec::with_capacity(vp8l.len() - 4);
+        chunk.push(1);
+        chunk.extend_from_slice(&vp8l[5..]);
+        Some(chunk)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(frame.len() + alph.as_ref().map_or(0, Vec::len) + 64);
+    out.extend_from_slice(b"RIFF\0\0\0\0WEBP");
+    if let Some(alph) = &alph {
+        let mut vp8x = vec![0x10, 0, 0, 0];
+        vp8x.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+        vp8x.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+        push_chunk(&mut out, b"VP8X", &vp8x);
+        push_chunk(&mut out, b"ALPH", alph);
+    }
+    push_chunk(&mut out, b"VP8 ", &frame);
+    let riff_len = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff_len.to_le_bytes());
     Ok(out)
+}
+
+/// RGB (gray widened, alpha dropped) padded to `pw` x `ph` by repeating the last
+/// column and row.
+#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
+fn padded_rgb(px: &Pixels, pw: u32, ph: u32) -> Result<Vec<u8>, Error> {
+    let (w, h) = (px.width as usize, px.height as usize);
+    let ch = px.layout.channels();
+    let mut out = super::pixels::reserve(pw as usize * ph as usize * 3, "the padded WebP input")?;
+    for y in 0..ph as usize {
+        let row = &px.buf[y.min(h - 1) * w * ch..][..w * ch];
+        let rgb = |p: &[u8]| {
+            if ch == 1 {
+                [p[0]; 3]
+            } else {
+                [p[0], p[1], p[2]]
+            }
+        };
+        for p in row.chunks_exact(ch) {
+            out.extend_from_slice(&rgb(p));
+        }
+        let last = rgb(&row[(w - 1) * ch..]);
+        for _ in w..pw as usize {
+            out.extend_from_slice(&last);
+        }
+    }
+    Ok(out)
+}
+
+/// The payload of the first chunk named `id` in a RIFF WebP file.
+#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
+fn riff_chunk<'a>(webp: &'a [u8], id: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut pos = 12;
+    while let Some(head) = webp.get(pos..pos + 8) {
+        let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
+        let body = webp.get(pos + 8..pos + 8 + len)?;
+        if &head[..4] == id {
+            return Some(body);
+        }
+        pos += 8 + len + (len & 1);
+    }
+    None
+}
+
+/// Appends a RIFF chunk, padded to an even length.
+#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
+fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
+    out.extend_from_slice(id);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    if body.len() % 2 == 1 {
+        out.push(0);
+    }
 }
 
 #[cfg(all(not(feature = "libwebp"), not(feature = "pure-webp")))]

@@ -54,9 +54,13 @@ pub(crate) fn peak_bytes(
                 j.max_sampling.1.max(1) as u64,
             );
             let mcus = w.div_ceil(8 * mh) * h.div_ceil(8 * mv);
-            let coefficients = if j.progressive || !cfg!(feature = "mozjpeg") {
-                // libjpeg keeps every block of a progressive image; zune-jpeg (wasm)
-                // keeps the whole image's components whatever the mode.
+            let coefficients = if !cfg!(feature = "mozjpeg") && j.progressive {
+                // jpeg-decoder (wasm) keeps a progressive image's coefficients (128 bytes
+                // a block) and its component planes (64), the entropy check one mask (8).
+                mcus * j.sampling_sum as u64 * 200
+            } else if j.progressive || !cfg!(feature = "mozjpeg") {
+                // libjpeg keeps every block of a progressive image; jpeg-decoder (wasm)
+                // keeps the whole image's component planes whatever the mode.
                 mcus * j.sampling_sum as u64 * 128
             } else {
                 // Baseline: a few MCU rows.

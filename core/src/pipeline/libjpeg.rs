@@ -112,7 +112,7 @@ pub(crate) fn decode(
         drop(started);
         let (layout, buf) = match (layout, cmyk) {
             (Layout::Rgba8, Some(profile)) => (Layout::Rgb8, profile.to_rgb(&mut buf, adobe)?),
-            (Layout::Rgba8, None) => (Layout::Rgb8, cmyk_to_rgb(&buf, adobe)?),
+            (Layout::Rgba8, None) => (Layout::Rgb8, super::pixels::cmyk_to_rgb(&buf, adobe)?),
             _ => (layout, buf),
         };
         Ok(Pixels {
@@ -138,27 +138,4 @@ pub(crate) fn decode(
             Err(Error::new(ErrorKind::DecodeFailed, format!("jpeg: {msg}")).at(Stage::Decode))
         }
     }
-}
-
-/// Naive CMYK to RGB (no profile): Adobe files store inverted values.
-fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Result<Vec<u8>, Error> {
-    let mut out = super::pixels::reserve(cmyk.len() / 4 * 3, "the RGB copy of a CMYK JPEG")?;
-    for p in cmyk.chunks_exact(4) {
-        let (c, m, y, k) = if adobe {
-            (p[0] as u32, p[1] as u32, p[2] as u32, p[3] as u32)
-        } else {
-            (
-                255 - p[0] as u32,
-                255 - p[1] as u32,
-                255 - p[2] as u32,
-                255 - p[3] as u32,
-            )
-        };
-        out.extend_from_slice(&[
-            (c * k / 255) as u8,
-            (m * k / 255) as u8,
-            (y * k / 255) as u8,
-        ]);
-    }
-    Ok(out)
 }

@@ -16,6 +16,10 @@ mod estimate;
 mod geometry;
 mod input;
 mod jpeg;
+// Used by the decoder of builds without libjpeg; natively, its tests compare it with
+// libjpeg's own warnings.
+#[cfg_attr(feature = "mozjpeg", allow(dead_code))]
+mod jpeg_entropy;
 #[cfg(feature = "mozjpeg")]
 mod libjpeg;
 #[cfg(feature = "libwebp")]

@@ -167,6 +167,31 @@ impl Pixels {
     }
 }
 
+/// Naive CMYK to RGB (no profile), from the values as stored: Adobe files store them
+/// inverted.
+#[cfg(any(feature = "mozjpeg", feature = "pure-jpeg"))]
+pub(crate) fn cmyk_to_rgb(cmyk: &[u8], adobe: bool) -> Result<Vec<u8>, Error> {
+    let mut out = reserve(cmyk.len() / 4 * 3, "the RGB copy of a CMYK JPEG")?;
+    for p in cmyk.chunks_exact(4) {
+        let (c, m, y, k) = if adobe {
+            (p[0] as u32, p[1] as u32, p[2] as u32, p[3] as u32)
+        } else {
+            (
+                255 - p[0] as u32,
+                255 - p[1] as u32,
+                255 - p[2] as u32,
+                255 - p[3] as u32,
+            )
+        };
+        out.extend_from_slice(&[
+            (c * k / 255) as u8,
+            (m * k / 255) as u8,
+            (y * k / 255) as u8,
+        ]);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

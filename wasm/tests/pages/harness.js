@@ -36,6 +36,24 @@ function magic(bytes) {
   return 'unknown';
 }
 
-window.conveyor = { Pool, ConveyorError, ERROR_CODES, makeImage, magic };
+/** An image's RGBA pixels as the browser decodes it (no colour conversion). */
+async function rgba(blob) {
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const g = c.getContext('2d');
+  g.drawImage(bmp, 0, 0);
+  return g.getImageData(0, 0, bmp.width, bmp.height);
+}
+
+/** PSNR in dB of two ImageData of the same size over R, G, B and A (99 when equal). */
+function psnr(a, b) {
+  if (a.width !== b.width || a.height !== b.height) return -1;
+  let se = 0;
+  for (let i = 0; i < a.data.length; i++) se += (a.data[i] - b.data[i]) ** 2;
+  const mse = se / a.data.length;
+  return mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse);
+}
+
+window.conveyor = { Pool, ConveyorError, ERROR_CODES, makeImage, magic, rgba, psnr };
 window.ready = true;
 document.getElementById('status').textContent = 'ready';

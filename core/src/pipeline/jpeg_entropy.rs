@@ -1,0 +1,1061 @@
+//! The JPEG entropy check: one pass over every scan's Huffman-coded data, decoding the
+//! codes but no coefficients, that reports the damage libjpeg-turbo reports, with its
+//! wording, so that a decoder which says nothing about damage (the pure-Rust one of
+//! builds without `mozjpeg`) is held to the same `fail_on` policy as the native door.
+//!
+//! It reproduces libjpeg-turbo's warnings (`Corrupt JPEG data: ...`): a bad Huffman
+//! code, a scan whose data ends before its last block (`premature end of data
+//! segment`), bytes left over before a marker (`N extraneous bytes before marker`,
+//! counted after the bytes libjpeg's 64-bit bit buffer has already pulled in, as its
+//! slow path fills it), a restart marker out of order, a progression that does not add
+//! up, a sequential scan with progressive parameters; and its fatal errors for a second
+//! frame header or impossible progressive parameters. Arithmetic-coded files are not
+//! checked (no decoder here reads them without `mozjpeg`).
+//!
+//! Work is linear in the input and the block count (the header's size, already checked
+//! against the limits); memory is one 64-bit mask per block, for progressive files only
+//! (which coefficients are non-zero, as refinement scans need to know).
+
+use crate::error::{Error, ErrorKind, Stage};
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Finding {
+    /// Nothing libjpeg would say anything about.
+    Clean,
+    /// The first warning, in libjpeg's words.
+    Warning(String),
+}
+
+/// libjpeg's bit buffer: 64 bits, refilled to at least 57.
+const MIN_GET_BITS: u32 = 57;
+
+/// A Huffman table, as libjpeg builds it.
+#[derive(Clone)]
+struct Table {
+    /// Largest code of each length (index 1..=16), -1 when none; index 17 is a sentinel.
+    maxcode: [i32; 18],
+    /// Index into `values` of the first code of each length, minus that code.
+    valoffset: [i32; 17],
+    values: Vec<u8>,
+}
+
+impl Table {
+    fn new(counts: &[u8; 16], values: &[u8]) -> Option<Table> {
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        if total > 256 || total > values.len() {
+            return None;
+        }
+        let mut maxcode = [-1i32; 18];
+        let mut valoffset = [0i32; 17];
+        let mut code: i32 = 0;
+        let mut p: i32 = 0;
+        for l in 1..=16 {
+            let n = counts[l - 1] as i32;
+            if n > 0 {
+                valoffset[l] = p - code;
+                p += n;
+                code += n;
+                maxcode[l] = code - 1;
+            }
+            // A code space that overflows is "Bogus Huffman table definition".
+            if n > 0 && code as i64 >= 1i64 << l {
+                return None;
+            }
+            code <<= 1;
+        }
+        maxcode[17] = i32::MAX;
+        Some(Table {
+            maxcode,
+            valoffset,
+            values: values[..total].to_vec(),
+        })
+    }
+}
+
+/// Component of the frame.
+#[derive(Clone, Copy, Default)]
+struct Component {
+    id: u8,
+    h: u32,
+    v: u32,
+    /// Blocks in a row and column of the padded, interleaved layout.
+    grid_w: u32,
+    grid_h: u32,
+    /// Blocks a non-interleaved scan covers.
+    blocks_w: u32,
+    blocks_h: u32,
+}
+
+/// The bit reader over one scan's entropy-coded segment, as libjpeg-turbo's `jdhuff.c`
+/// reads it through the native door's source: the input comes in chunks of at most
+/// [`CHUNK`](super::input::CHUNK) bytes that end at every scan's start, and which bytes
+/// were pulled into the 64-bit buffer when a scan ends decides what libjpeg counts as
+/// extraneous, so the chunks and both of libjpeg's decoding paths are reproduced.
+#[derive(Clone)]
+struct Bits<'a> {
+    data: &'a [u8],
+    /// Where every scan starts (the native input's chunks end there).
+    breaks: &'a [usize],
+    /// Next byte to pull into the buffer (libjpeg's `next_input_byte`).
+    pos: usize,
+    /// The end of the source's current chunk.
+    chunk_end: usize,
+    buffer: u64,
+    left: u32,
+    /// The marker the fill stopped at (libjpeg's `unread_marker`): its code, where it
+    /// starts and where it ends.
+    marker: Option<(u8, usize, usize)>,
+    /// The scan ran out of data (libjpeg's `insufficient_data`).
+    insufficient: bool,
+    warning: Option<String>,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], breaks: &'a [usize], pos: usize, chunk_end: usize) -> Bits<'a> {
+        Bits {
+            data,
+            breaks,
+            pos,
+            chunk_end,
+            buffer: 0,
+            left: 0,
+            marker: None,
+            insufficient: false,
+            warning: None,
+        }
+    }
+
+    fn warn(&mut self, msg: impl Into<String>) {
+        self.warning.get_or_insert_with(|| msg.into());
+    }
+
+    /// Bytes left in the source's current chunk (libjpeg's `bytes_in_buffer`).
+    fn in_chunk(&self) -> usize {
+        self.chunk_end.saturating_sub(self.pos)
+    }
+
+    /// The next byte through the source, refilling the chunk as `Input` does; `None` at
+    /// the end of the data.
+    fn byte(&mut self) -> Option<u8> {
+        if self.pos >= self.chunk_end {
+            self.chunk_end = chunk_end(self.pos, self.breaks, self.data.len());
+        }
+        let b = *self.data.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    /// `jpeg_fill_bit_buffer`: pulls bytes until 57 bits are held or a marker stops it;
+    /// past a marker, `need` bits that are not there are zeros and a warning.
+    fn fill(&mut self, need: u32) {
+        if self.marker.is_none() {
+            while self.left < MIN_GET_BITS {
+                let at = self.pos;
+                let Some(mut c) = self.byte() else {
+                    // The source inserts an EOI at the end of the input, with a warning.
+                    self.warn("Premature end of JPEG file");
+                    self.marker = Some((0xD9, at, at));
+                    break;
+                };
+                if c == 0xFF {
+                    loop {
+                        let Some(n) = self.byte() else {
+                            self.warn("Premature end of JPEG file");
+                            self.marker = Some((0xD9, self.pos, self.pos));
+                            break;
+                        };
+                        if n != 0xFF {
+                            c = n;
+                            break;
+                        }
+                    }
+                    if self.marker.is_some() {
+                        break;
+                    }
+                    if c == 0 {
+                        c = 0xFF;
+                    } else {
+                        self.marker = Some((c, at, self.pos));
+                        break;
+                    }
+                }
+                self.buffer = (self.buffer << 8) | c as u64;
+                self.left += 8;
+            }
+        }
+        if self.marker.is_some() && need > self.left {
+            if !self.insufficient {
+                self.warn("Corrupt JPEG data: premature end of data segment");
+                self.insufficient = true;
+            }
+            self.buffer <<= MIN_GET_BITS - self.left;
+            self.left = MIN_GET_BITS;
+        }
+    }
+
+    /// `CHECK_BIT_BUFFER` then `GET_BITS`.
+    fn get(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.left < n {
+            self.fill(n);
+        }
+        self.left -= n;
+        ((self.buffer >> self.left) & ((1u64 << n) - 1)) as u32
+    }
+
+    /// `PEEK_BITS(8)`: the code length and symbol when the code is at most 8 bits.
+    fn lookahead(&self, t: &Table) -> Option<(u32, u8)> {
+        let peek = ((self.buffer >> (self.left - 8)) & 0xFF) as i32;
+        (1..=8).find_map(|l| {
+            let code = peek >> (8 - l);
+            (code <= t.maxcode[l]).then(|| {
+                let i = (code + t.valoffset[l]) as usize;
+                (l as u32, t.values.get(i).copied().unwrap_or(0))
+            })
+        })
+    }
+
+    /// `HUFF_DECODE`, then `jpeg_huff_decode` for long codes: a bad code is a warning
+    /// and decodes as 0.
+    fn decode(&mut self, t: &Table) -> u8 {
+        if self.left < 8 {
+            self.fill(0);
+        }
+        let (mut l, mut code) = if self.left < 8 {
+            (1, self.get(1) as i32)
+        } else if let Some((nb, symbol)) = self.lookahead(t) {
+            self.left -= nb;
+            return symbol;
+        } else {
+            (9, self.get(9) as i32)
+        };
+        while code > t.maxcode[l] {
+            code = (code << 1) | self.get(1) as i32;
+            l += 1;
+        }
+        if l > 16 {
+            self.warn("Corrupt JPEG data: bad Huffman code");
+            return 0;
+        }
+        let i = (code + t.valoffset[l]) as usize;
+        t.values.get(i).copied().unwrap_or(0)
+    }
+
+    /// The fast path's `GET_BYTE`: a marker backs the byte out and is only noted.
+    fn fast_byte(&mut self, hit: &mut bool) {
+        let c0 = self.data.get(self.pos).copied().unwrap_or(0);
+        let c1 = self.data.get(self.pos + 1).copied().unwrap_or(0xD9);
+        self.pos += 1;
+        self.buffer = (self.buffer << 8) | c0 as u64;
+        self.left += 8;
+        if c0 == 0xFF {
+            self.pos += 1;
+            if c1 != 0 {
+                *hit = true;
+                self.pos -= 2;
+                self.buffer &= !0xFF;
+            }
+        }
+    }
+
+    /// `FILL_BIT_BUFFER_FAST`: six bytes whenever 16 bits or fewer are held.
+    fn fast_fill(&mut self, hit: &mut bool) {
+        if self.left <= 16 {
+            for _ in 0..6 {
+                self.fast_byte(hit);
+            }
+        }
+    }
+
+    /// `HUFF_DECODE_FAST`: a bad code decodes as 0 without a word.
+    fn fast_decode(&mut self, t: &Table, hit: &mut bool) -> u8 {
+        self.fast_fill(hit);
+        if let Some((nb, symbol)) = self.lookahead(t) {
+            self.left -= nb;
+            return symbol;
+        }
+        let mut nb = 9usize;
+        self.left -= 9;
+        let mut code = ((self.buffer >> self.left) & 0x1FF) as i32;
+        while code > t.maxcode[nb] && self.left > 0 {
+            self.left -= 1;
+            code = (code << 1) | ((self.buffer >> self.left) & 1) as i32;
+            nb += 1;
+        }
+        if nb > 16 || code > t.maxcode[nb] {
+            return 0;
+        }
+        let i = (code + t.valoffset[nb]) as usize;
+        t.values.get(i).copied().unwrap_or(0)
+    }
+
+    /// `decode_mcu_fast` for one sequential block; false when it met a marker (libjpeg
+    /// then decodes the whole MCU again on the slow path).
+    fn fast_block(&mut self, dc: &Table, ac: &Table) -> bool {
+        let mut hit = false;
+        let s = self.fast_decode(dc, &mut hit) as u32;
+        if s != 0 {
+            self.fast_fill(&mut hit);
+            self.left -= s.min(self.left);
+        }
+        let mut k = 1;
+        while k < 64 {
+            let rs = self.fast_decode(ac, &mut hit);
+            let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
+            if s != 0 {
+                k += r;
+                self.fast_fill(&mut hit);
+                self.left -= s.min(self.left);
+            } else if r != 15 {
+                break;
+            } else {
+                k += 15;
+            }
+            k += 1;
+        }
+        !hit
+    }
+}
+
+/// Where the native input's chunk that starts at `pos` ends: [`CHUNK`] bytes on, or at
+/// the next scan's start, or at the end.
+///
+/// [`CHUNK`]: super::input::CHUNK
+fn chunk_end(pos: usize, breaks: &[usize], len: usize) -> usize {
+    let next_break = breaks
+        .iter()
+        .copied()
+        .find(|&b| b > pos)
+        .unwrap_or(usize::MAX);
+    (pos + super::input::CHUNK).min(next_break).min(len)
+}
+
+/// The marker after `pos` as libjpeg's `next_marker` finds it: skipped bytes are
+/// counted (a stuffed `FF 00` as two), fill bytes are not. Returns the marker, the
+/// offset just after it, and the count; `None` at the end of the data.
+fn next_marker(data: &[u8], mut pos: usize) -> Option<(u8, usize, usize)> {
+    let mut discarded = 0usize;
+    loop {
+        while *data.get(pos)? != 0xFF {
+            discarded += 1;
+            pos += 1;
+        }
+        while *data.get(pos)? == 0xFF {
+            pos += 1;
+        }
+        let c = *data.get(pos)?;
+        pos += 1;
+        if c != 0 {
+            return Some((c, pos, discarded));
+        }
+        discarded += 2;
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<usize> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]) as usize)
+}
+
+fn fatal(msg: &str) -> Error {
+    Error::new(ErrorKind::DecodeFailed, format!("jpeg: {msg}")).at(Stage::Decode)
+}
+
+/// The frame and the tables in force, walked in file order.
+struct State<'a> {
+    components: Vec<Component>,
+    mcus_w: u32,
+    mcus_h: u32,
+    progressive: bool,
+    arithmetic: bool,
+    dc: [Option<Table>; 4],
+    ac: [Option<Table>; 4],
+    restart_interval: u32,
+    /// Progressive: for each component and coefficient, the last scan's Al (-1 none).
+    coef_bits: Vec<[i8; 64]>,
+    /// Progressive: per component, one mask per block of the non-zero coefficients.
+    nonzero: Vec<Vec<u64>>,
+    /// Where every scan starts (the native input's chunks end there).
+    breaks: &'a [usize],
+    /// Bytes discarded and not yet reported (libjpeg's `discarded_bytes`).
+    discarded: usize,
+}
+
+impl State<'_> {
+    /// The warning libjpeg's `next_marker` gives for discarded bytes, if any.
+    fn report_discarded(&mut self, more: usize, marker: u8) -> Option<String> {
+        let n = std::mem::take(&mut self.discarded) + more;
+        (n > 0).then(|| {
+            format!("Corrupt JPEG data: {n} extraneous bytes before marker 0x{marker:02x}")
+        })
+    }
+}
+
+/// Checks every scan of `data` (a JPEG starting with SOI) whose scans start at `scans`
+/// (the SOS offsets the marker scan found). Returns the first warning libjpeg-turbo would emit while the
+/// pipeline decodes, or an error for what it refuses outright. A file of one scan is
+/// checked up to the end of that scan's data: the native decoder stops reading there
+/// (it never calls `jpeg_finish_decompress`), so what follows cannot warn; a file of
+/// several scans is read to EOI before the first row comes out.
+pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
+    let mut st = State {
+        components: Vec::new(),
+        mcus_w: 0,
+        mcus_h: 0,
+        progressive: false,
+        arithmetic: false,
+        dc: Default::default(),
+        ac: Default::default(),
+        restart_interval: 0,
+        coef_bits: Vec::new(),
+        nonzero: Vec::new(),
+        breaks: scans,
+        discarded: 0,
+    };
+    let mut warning: Option<String> = None;
+    let mut pos = 2;
+    let mut frame_seen = false;
+    loop {
+        let Some((marker, after, discarded)) = next_marker(data, pos) else {
+            warning.get_or_insert_with(|| "Premature end of JPEG file".into());
+            break;
+        };
+        if let Some(w) = st.report_discarded(discarded, marker) {
+            warning.get_or_insert(w);
+        }
+        pos = after;
+        match marker {
+            0xD9 => break,
+            0xD8 => return Err(fatal("Invalid JPEG file structure: two SOI markers")),
+            0xD0..=0xD7 | 0x01 => continue,
+            // What libjpeg's marker reader knows: frames, tables, DNL, APPn, COM.
+            0xC0..=0xCF | 0xDA..=0xDD | 0xE0..=0xEF | 0xFE => {}
+            _ => return Err(fatal(&format!("Unsupported marker type 0x{marker:02x}"))),
+        }
+        let Some(len) = be16(data, pos) else {
+            warning.get_or_insert_with(|| "Premature end of JPEG file".into());
+            break;
+        };
+        if len < 2 {
+            return Err(fatal("Bogus marker length"));
+        }
+        let Some(seg) = data.get(pos + 2..pos + len) else {
+            warning.get_or_insert_with(|| "Premature end of JPEG file".into());
+            break;
+        };
+        pos += len;
+        match marker {
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                if frame_seen {
+                    return Err(fatal("Invalid JPEG file structure: two SOF markers"));
+                }
+                frame_seen = true;
+                st.progressive = matches!(marker, 0xC2 | 0xCA);
+                st.arithmetic = marker >= 0xC8;
+                frame(&mut st, seg)?;
+            }
+            0xC4 => dht(&mut st, seg)?,
+            0xDB => dqt(seg)?,
+            0xDD => {
+                if len != 4 {
+                    return Err(fatal("Bogus marker length"));
+                }
+                st.restart_interval = be16(seg, 0).unwrap_or(0) as u32;
+            }
+            0xDA => {
+                if !frame_seen {
+                    return Err(fatal("Invalid JPEG file structure: SOS before SOF"));
+                }
+                if st.arithmetic {
+                    // Not checked here: skip its data to the next marker.
+                    pos = skip_entropy(data, pos);
+                    continue;
+                }
+                let sos = pos - len - 2;
+                let (end, w) = scan(&mut st, seg, data, (sos, pos))?;
+                if let Some(w) = w {
+                    warning.get_or_insert(w);
+                }
+                if scans.len() <= 1 {
+                    break;
+                }
+                pos = end;
+            }
+            _ => {}
+        }
+    }
+    Ok(warning.map_or(Finding::Clean, Finding::Warning))
+}
+
+/// The offset of the marker that ends entropy-coded data starting at `pos`.
+fn skip_entropy(data: &[u8], mut pos: usize) -> usize {
+    while let Some(ff) = data
+        .get(pos..)
+        .and_then(|d| d.iter().position(|&b| b == 0xFF))
+    {
+        pos += ff;
+        match data.get(pos + 1) {
+            Some(0x00) | Some(0xD0..=0xD7) | Some(0xFF) => pos += 1,
+            _ => return pos,
+        }
+    }
+    data.len()
+}
+
+fn frame(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
+    let short = || fatal("short frame header");
+    let height = be16(seg, 1).ok_or_else(short)? as u32;
+    let width = be16(seg, 3).ok_or_else(short)? as u32;
+    let n = *seg.get(5).ok_or_else(short)? as usize;
+    if seg.len() != 6 + 3 * n || width == 0 || height == 0 || n == 0 {
+        return Err(fatal("Bogus marker length"));
+    }
+    let mut comps = Vec::with_capacity(n);
+    for c in 0..n {
+        let id = *seg.get(6 + 3 * c).ok_or_else(short)?;
+        let s = *seg.get(6 + 3 * c + 1).ok_or_else(short)?;
+        let (h, v) = ((s >> 4) as u32, (s & 15) as u32);
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
+            return Err(fatal("Bogus sampling factors"));
+        }
+        comps.push(Component {
+            id,
+            h,
+            v,
+            ..Component::default()
+        });
+    }
+    let hmax = comps.iter().map(|c| c.h).max().unwrap_or(1);
+    let vmax = comps.iter().map(|c| c.v).max().unwrap_or(1);
+    st.mcus_w = width.div_ceil(8 * hmax);
+    st.mcus_h = height.div_ceil(8 * vmax);
+    for c in &mut comps {
+        c.grid_w = st.mcus_w * c.h;
+        c.grid_h = st.mcus_h * c.v;
+        c.blocks_w = (width as u64 * c.h as u64).div_ceil(hmax as u64 * 8) as u32;
+        c.blocks_h = (height as u64 * c.v as u64).div_ceil(vmax as u64 * 8) as u32;
+    }
+    if st.progressive {
+        st.coef_bits = vec![[-1i8; 64]; comps.len()];
+        st.nonzero = comps
+            .iter()
+            .map(|c| {
+                let n = c.grid_w as usize * c.grid_h as usize;
+                let mut masks = Vec::new();
+                masks.try_reserve_exact(n).map_err(|_| {
+                    super::pixels::out_of_memory(n * 8, "the JPEG check's block masks")
+                })?;
+                masks.resize(n, 0u64);
+                Ok(masks)
+            })
+            .collect::<Result<_, Error>>()?;
+    }
+    st.components = comps;
+    Ok(())
+}
+
+/// `get_dqt`: only what makes libjpeg refuse the segment.
+fn dqt(seg: &[u8]) -> Result<(), Error> {
+    let mut p = 0;
+    while p < seg.len() {
+        let (precision, index) = (seg[p] >> 4, seg[p] & 15);
+        if index > 3 {
+            return Err(fatal(&format!("Bogus DQT index {index}")));
+        }
+        p += 1 + if precision != 0 { 128 } else { 64 };
+        if p > seg.len() {
+            return Err(fatal("Bogus marker length"));
+        }
+    }
+    Ok(())
+}
+
+fn dht(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
+    let mut p = 0;
+    while p < seg.len() {
+        let bad = || fatal("Bogus Huffman table definition");
+        let class_id = seg[p];
+        let counts: [u8; 16] = seg
+            .get(p + 1..p + 17)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?;
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let values = seg.get(p + 17..p + 17 + total).ok_or_else(bad)?;
+        let table = Table::new(&counts, values).ok_or_else(bad)?;
+        let id = (class_id & 15) as usize;
+        if id > 3 || class_id >> 4 > 1 {
+            return Err(fatal("Bogus DHT index"));
+        }
+        if class_id >> 4 == 0 && values.iter().any(|&v| v > 15) {
+            return Err(bad());
+        }
+        if class_id >> 4 == 0 {
+            st.dc[id] = Some(table);
+        } else {
+            st.ac[id] = Some(table);
+        }
+        p += 17 + total;
+    }
+    Ok(())
+}
+
+/// One scan: its header `seg`, its SOS marker at `sos` and its data from `pos`. Returns
+/// where the next marker search starts and the scan's first warning.
+fn scan(
+    st: &mut State<'_>,
+    seg: &[u8],
+    data: &[u8],
+    (sos, pos): (usize, usize),
+) -> Result<(usize, Option<String>), Error> {
+    let bad = || fatal("Invalid SOS parameters");
+    let n = *seg.first().ok_or_else(bad)? as usize;
+    if n == 0 || n > 4 || seg.len() != n * 2 + 4 {
+        return Err(fatal("Bogus marker length"));
+    }
+    let mut comps = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = *seg.get(1 + 2 * i).ok_or_else(bad)?;
+        let tables = *seg.get(2 + 2 * i).ok_or_else(bad)?;
+        let ci = st
+            .components
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(bad)?;
+        comps.push((ci, (tables >> 4) as usize, (tables & 15) as usize));
+    }
+    let ss = *seg.get(1 + 2 * n).ok_or_else(bad)? as usize;
+    let se = *seg.get(2 + 2 * n).ok_or_else(bad)? as usize;
+    let a = *seg.get(3 + 2 * n).ok_or_else(bad)?;
+    let (ah, al) = ((a >> 4) as i8, (a & 15) as i8);
+    let mut bits = Bits::new(data, st.breaks, pos, chunk_end(sos, st.breaks, data.len()));
+    if st.progressive {
+        let dc_band = ss == 0;
+        let mut wrong = if dc_band {
+            se != 0
+        } else {
+            ss > se || se > 63 || n != 1
+        };
+        if ah != 0 && al != ah - 1 {
+            wrong = true;
+        }
+        if al > 13 || wrong {
+            return Err(fatal(&format!(
+                "Invalid progressive parameters Ss={ss} Se={se} Ah={ah} Al={al}"
+            )));
+        }
+        for &(ci, _, _) in &comps {
+            let cb = &mut st.coef_bits[ci];
+            if !dc_band && cb[0] < 0 {
+                bits.warn(format!(
+                    "Inconsistent progression sequence for component {ci} coefficient 0"
+                ));
+            }
+            for (k, bit) in cb.iter_mut().enumerate().take(se + 1).skip(ss) {
+                let expected = (*bit).max(0);
+                if ah != expected {
+                    bits.warn(format!(
+                        "Inconsistent progression sequence for component {ci} coefficient {k}"
+                    ));
+                }
+                *bit = al;
+            }
+        }
+    } else if ss != 0 || se != 63 || ah != 0 || al != 0 {
+        bits.warn("Invalid SOS parameters for sequential JPEG");
+    }
+    // Tables the scan needs; a missing one is libjpeg's fatal "Huffman table 0x.. was
+    // not defined", except tables 0 and 1, for which it supplies the standard tables
+    // (motion JPEG leaves them out): those scans are left to the decoder.
+    let needs_dc = !st.progressive || (ss == 0 && ah == 0);
+    let needs_ac = !st.progressive || ss > 0;
+    for &(_, d, a) in &comps {
+        for (needed, index, tables) in [(needs_dc, d, &st.dc), (needs_ac, a, &st.ac)] {
+            if needed && tables.get(index).is_none_or(Option::is_none) {
+                if index > 1 {
+                    return Err(fatal(&format!(
+                        "Huffman table 0x{index:02x} was not defined"
+                    )));
+                }
+                return Ok((skip_entropy(data, pos), bits.warning));
+            }
+        }
+    }
+    let blocks_in_mcu: usize = if n > 1 {
+        comps
+            .iter()
+            .map(|&(ci, _, _)| (st.components[ci].h * st.components[ci].v) as usize)
+            .sum()
+    } else {
+        1
+    };
+    // The blocks of one MCU: (component, block x, block y) for each data unit.
+    let interleaved = n > 1;
+    let (mcus_w, mcus_h) = if interleaved {
+        (st.mcus_w, st.mcus_h)
+    } else {
+        let c = st.components[comps[0].0];
+        (c.blocks_w, c.blocks_h)
+    };
+    let total = mcus_w as u64 * mcus_h as u64;
+    let mut eobrun: u32 = 0;
+    let mut restarts_to_go = st.restart_interval;
+    let mut next_restart: u8 = 0;
+    let mut mcu: u64 = 0;
+    while mcu < total {
+        if bits.insufficient && st.restart_interval == 0 {
+            break; // libjpeg decodes nothing more of this scan
+        }
+        if st.restart_interval > 0 {
+            if restarts_to_go == 0 {
+                // process_restart: whole bytes still buffered count as discarded, and
+                // are reported by the next marker search (if one happens).
+                st.discarded += (bits.left / 8) as usize;
+                bits.left = 0;
+                let (marker, after) = match bits.marker.take() {
+                    Some((m, _, after)) => (m, after),
+                    None => match next_marker(data, bits.pos) {
+                        Some((m, after, d)) => {
+                            if let Some(w) = st.report_discarded(d, m) {
+                                bits.warn(w);
+                            }
+                            (m, after)
+                        }
+                        None => (0xD9, data.len()),
+                    },
+                };
+                if marker == 0xD0 + next_restart {
+                    bits.pos = after;
+                    bits.insufficient = false;
+                    if bits.pos >= bits.chunk_end {
+                        bits.chunk_end = chunk_end(bits.pos, st.breaks, data.len());
+                    }
+                } else {
+                    bits.warn(format!(
+                        "Corrupt JPEG data: found marker 0x{marker:02x} instead of RST{next_restart}"
+                    ));
+                    // libjpeg resynchronises; the rest of this check would be guesswork.
+                    return Ok((skip_entropy(data, bits.pos), bits.warning));
+                }
+                next_restart = (next_restart + 1) & 7;
+                restarts_to_go = st.restart_interval;
+                eobrun = 0;
+                bits.marker = None;
+                bits.buffer = 0;
+            }
+            restarts_to_go -= 1;
+        }
+        // decode_mcu: the fast path when no restarts are used, no marker is pending and
+        // the chunk holds 512 bytes a block; a marker met there sends the whole MCU to
+        // the slow path.
+        if !bits.insufficient
+            && !st.progressive
+            && st.restart_interval == 0
+            && bits.marker.is_none()
+            && bits.in_chunk() >= 512 * blocks_in_mcu
+        {
+            let mut fast = bits.clone();
+            let ok = comps.iter().all(|&(ci, d, a)| {
+                let c = st.components[ci];
+                let blocks = if interleaved { c.h * c.v } else { 1 };
+                let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
+                    return false;
+                };
+                (0..blocks).all(|_| fast.fast_block(dc, ac))
+            });
+            if ok {
+                bits = fast;
+                mcu += 1;
+                continue;
+            }
+        }
+        if !bits.insufficient {
+            let (mx, my) = ((mcu % mcus_w as u64) as u32, (mcu / mcus_w as u64) as u32);
+            for &(ci, d, a) in &comps {
+                let c = st.components[ci];
+                let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
+                for by in 0..vb {
+                    for bx in 0..hb {
+                        let (x, y) = if interleaved {
+                            (mx * c.h + bx, my * c.v + by)
+                        } else {
+                            (mx, my)
+                        };
+                        let block = y as usize * c.grid_w as usize + x as usize;
+                        block_data(st, &mut bits, ci, block, (d, a), (ss, se, ah), &mut eobrun);
+                    }
+                }
+            }
+        }
+        mcu += 1;
+    }
+    // The end of the scan: bits still buffered are dropped without a word; bytes past
+    // them are counted by the marker search that follows.
+    let end = match bits.marker {
+        Some((_, at, _)) => at,
+        None => bits.pos,
+    };
+    Ok((end, bits.warning))
+}
+
+/// One block's entropy-coded data, as the scan's kind reads it.
+fn block_data(
+    st: &mut State<'_>,
+    bits: &mut Bits<'_>,
+    ci: usize,
+    block: usize,
+    (d, a): (usize, usize),
+    (ss, se, ah): (usize, usize, i8),
+    eobrun: &mut u32,
+) {
+    if !st.progressive {
+        let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
+            return;
+        };
+        let s = bits.decode(dc) as u32;
+        bits.get(s.min(16));
+        let mut k = 1;
+        while k < 64 {
+            let rs = bits.decode(ac);
+            let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
+            if s != 0 {
+                k += r;
+                bits.get(s);
+            } else if r != 15 {
+                break;
+            } else {
+                k += 15;
+            }
+            k += 1;
+        }
+        return;
+    }
+    let mask = st.nonzero[ci].get_mut(block);
+    let Some(mask) = mask else { return };
+    if ss == 0 {
+        if ah == 0 {
+            let Some(Some(dc)) = st.dc.get(d) else { return };
+            let s = bits.decode(dc) as u32;
+            bits.get(s.min(16));
+        } else {
+            bits.get(1);
+        }
+        return;
+    }
+    let Some(Some(ac)) = st.ac.get(a) else { return };
+    if ah == 0 {
+        // AC first pass.
+        if *eobrun > 0 {
+            *eobrun -= 1;
+            return;
+        }
+        let mut k = ss;
+        while k <= se {
+            let rs = bits.decode(ac);
+            let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
+            if s != 0 {
+                k += r as usize;
+                bits.get(s);
+                if k < 64 {
+                    *mask |= 1 << k;
+                }
+            } else if r == 15 {
+                k += 15;
+            } else {
+                *eobrun = 1 << r;
+                if r > 0 {
+                    *eobrun += bits.get(r);
+                }
+                *eobrun -= 1;
+                break;
+            }
+            k += 1;
+        }
+        return;
+    }
+    // AC refinement.
+    let mut k = ss;
+    if *eobrun == 0 {
+        while k <= se {
+            let rs = bits.decode(ac);
+            let (mut r, s) = ((rs >> 4) as i32, (rs & 15) as u32);
+            if s != 0 {
+                if s != 1 {
+                    bits.warn("Corrupt JPEG data: bad Huffman code");
+                }
+                bits.get(1);
+            } else if r != 15 {
+                *eobrun = 1 << r;
+                if r > 0 {
+                    *eobrun += bits.get(r as u32);
+                }
+                break;
+            }
+            while k <= se {
+                if *mask & (1 << k) != 0 {
+                    bits.get(1);
+                } else {
+                    r -= 1;
+                    if r < 0 {
+                        break;
+                    }
+                }
+                k += 1;
+            }
+            if s != 0 && k <= se {
+                *mask |= 1 << k;
+            }
+            k += 1;
+        }
+    }
+    if *eobrun > 0 {
+        while k <= se {
+            if *mask & (1 << k) != 0 {
+                bits.get(1);
+            }
+            k += 1;
+        }
+        *eobrun -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: [&str; 5] = [
+        "vectors/inputs/photo_640x480.jpg",
+        "vectors/inputs/progressive_160x120.jpg",
+        "jpeg/noninterleaved_420.jpg",
+        "jpeg/noninterleaved_440.jpg",
+        "jpeg/restart.jpg",
+    ];
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn scans(data: &[u8]) -> Vec<usize> {
+        crate::pipeline::jpeg::scan(data, &crate::Limits::default(), false)
+            .map(|h| h.scan_offsets)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn intact_files_are_clean() {
+        for name in FIXTURES {
+            let data = fixture(name);
+            assert_eq!(
+                check(&data, &scans(&data)).unwrap(),
+                Finding::Clean,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn damage_is_named_as_libjpeg_names_it() {
+        let data = fixture("jpeg/restart.jpg");
+        // Junk between two restart intervals.
+        let rst = data
+            .windows(2)
+            .position(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]))
+            .unwrap();
+        let mut junk = data.clone();
+        junk.splice(
+            rst..rst,
+            [0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0x01, 0x23],
+        );
+        let Finding::Warning(w) = check(&junk, &scans(&junk)).unwrap() else {
+            panic!("junk before a restart marker went unnoticed")
+        };
+        assert!(w.starts_with("Corrupt JPEG data"), "{w}");
+        // A scan cut short by a marker.
+        let mut short = data.clone();
+        short.truncate(data.len() / 2);
+        short.extend_from_slice(&[0xFF, 0xD9]);
+        let Finding::Warning(w) = check(&short, &scans(&short)).unwrap() else {
+            panic!("a short scan went unnoticed")
+        };
+        assert!(w.contains("premature end of data segment"), "{w}");
+        // Two frame headers are fatal, as in libjpeg.
+        let sof = data.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let len = u16::from_be_bytes([data[sof + 2], data[sof + 3]]) as usize;
+        let mut two = data.clone();
+        two.splice(sof..sof, data[sof..sof + 2 + len].to_vec());
+        let e = check(&two, &scans(&two)).unwrap_err();
+        assert!(e.message.contains("two SOF"), "{}", e.message);
+    }
+
+    /// Damaged copies of the fixtures: the check must refuse exactly the files the
+    /// native door (libjpeg-turbo, fail_on "warning") refuses.
+    #[cfg(feature = "mozjpeg")]
+    #[test]
+    fn agrees_with_libjpeg_on_damaged_files() {
+        use crate::{OutputFormat, OutputSpec, Recipe};
+        let recipe = Recipe::new(vec![OutputSpec::new("o", OutputFormat::Png).size(16, 16)]);
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let (mut total, mut disagree) = (0, Vec::new());
+        for name in FIXTURES {
+            let data = fixture(name);
+            let sos = data.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+            let body = sos + 16..data.len() - 2;
+            for i in 0..240 {
+                let mut d = data.clone();
+                let at = body.start + rand(body.len());
+                match i % 3 {
+                    0 => {
+                        for _ in 0..1 + rand(4) {
+                            let p = body.start + rand(body.len());
+                            d[p] = rand(256) as u8;
+                        }
+                    }
+                    1 => {
+                        let junk: Vec<u8> = (0..1 + rand(24)).map(|_| rand(256) as u8).collect();
+                        d.splice(at..at, junk);
+                    }
+                    _ => {
+                        let n = (1 + rand(16)).min(data.len() - 2 - at);
+                        d.drain(at..at + n);
+                    }
+                }
+                let Ok(h) = crate::pipeline::jpeg::scan(&d, &crate::Limits::default(), false)
+                else {
+                    continue; // refused by the marker scan, the same in every build
+                };
+                if !h.complete {
+                    continue; // truncated: the same rule in every build
+                }
+                total += 1;
+                let native_ok = crate::process(&d, &recipe).is_ok();
+                let check_ok = matches!(check(&d, &h.scan_offsets), Ok(Finding::Clean));
+                if native_ok != check_ok {
+                    let native = crate::process(&d, &recipe).err().map(|e| e.message);
+                    disagree.push(format!(
+                        "{name} #{i}: native {native:?}, check {:?}",
+                        check(&d, &h.scan_offsets)
+                    ));
+                }
+            }
+        }
+        assert!(
+            total > 1000,
+            "only {total} damaged files reached the decoder"
+        );
+        assert!(
+            disagree.is_empty(),
+            "{} of {total} disagree:\n{}",
+            disagree.len(),
+            disagree.join("\n")
+        );
+    }
+}
