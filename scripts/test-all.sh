@@ -35,6 +35,8 @@ run_in() {
 # 1. Rust. The C library first: `cargo test` does not build a cdylib for integration
 #    tests that do not link it, and the C programs and Python load target/debug/libconveyor.so.
 run cargo build --locked -p conveyor-ffi
+# The cluster tests start nats-server and moto_server (pinned, into target/cluster-venv).
+run scripts/install-cluster-tools.sh
 run cargo test --workspace --locked --no-fail-fast
 # The wasm build's decoders (jpeg-decoder, the entropy check, pure-Rust WebP), run
 # natively: on its own, since within --workspace the features unify to the native ones.
