@@ -42,6 +42,9 @@ fn fitted(upright: (u32, u32), side: u32) -> (u32, u32) {
 
 /// Makes the analysis image when the recipe needs one (`side` > 0), moves the smart
 /// crops in `plans`, and returns the placeholder the recipe asked for.
+// The pipeline's per-job state, passed as it is (a struct for one caller would only
+// rename these).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn analyse(
     recipe: &Recipe,
     src: &Pixels,
