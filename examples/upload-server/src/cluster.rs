@@ -494,7 +494,7 @@ async fn get_output(
             Some(f) => vec![f],
             None => return bad_id(),
         },
-        None => vec![OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png],
+        None => OutputFormat::ALL.to_vec(),
     };
     for f in formats {
         match app

@@ -480,7 +480,7 @@ pub async fn get_output(
             Some(f) => vec![f],
             None => return bad(),
         },
-        None => vec![OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png],
+        None => OutputFormat::ALL.to_vec(),
     };
     for f in formats {
         let path = app.output_dir.join(&id).join(output_file_name(name, f));
