@@ -602,6 +602,7 @@ fn decode_jpeg(
     watch: &Watch<'_>,
     _shrink: u32,
     fail_on: FailOn,
+    _cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
     if let super::jpeg_entropy::Finding::Warning(w) =
         super::jpeg_entropy::check(data, &h.scan_offsets)?
