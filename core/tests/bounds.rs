@@ -108,6 +108,44 @@ fn cancel_stops_a_running_decode() {
     assert!(took < Duration::from_millis(600), "{took:?}");
 }
 
+/// A noisy 16-megapixel JPEG written again at its own size as a progressive JPEG
+/// (no resize): most of the encode is the passes over the whole image in
+/// `jpeg_finish_compress`.
+fn big_jpeg_job(source: &[u8]) -> Job {
+    let mut spec = OutputSpec::new("big", OutputFormat::Jpeg);
+    spec.progressive = true;
+    Job::new(source.to_vec()).with_recipe(Recipe::new(vec![spec]))
+}
+
+#[test]
+fn a_deadline_stops_a_running_jpeg_encode_in_any_pass() {
+    let pool = pool(1, Limits::default());
+    let source = progressive_jpeg_of(4000, 4000, 63);
+    let t = pool.submit(big_jpeg_job(&source)).unwrap().wait().timings;
+    eprintln!("timings of a run to the end: {t:?}");
+    let encode_start = t.queued + t.decode + t.resize;
+    // Deadlines in the rows and in the passes of `jpeg_finish_compress`.
+    for share in [0.3, 0.7] {
+        let deadline = encode_start + t.encode.mul_f64(share);
+        let started = Instant::now();
+        let outcome = pool
+            .submit(big_jpeg_job(&source).with_timeout(deadline))
+            .unwrap()
+            .wait();
+        let late = started.elapsed().saturating_sub(deadline);
+        let e = outcome.result.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
+        assert_eq!(e.stage, Some(Stage::Encode), "{e}");
+        eprintln!("encode {:?}, deadline at {share}: late {late:?}", t.encode);
+        // libjpeg asks every 16 rows of work; a loaded debug CI run gets some slack.
+        assert!(
+            late < Duration::from_millis(400),
+            "outcome {late:?} after the deadline (encode takes {:?})",
+            t.encode
+        );
+    }
+}
+
 #[test]
 fn a_job_over_the_whole_budget_fails_naming_estimate_and_budget() {
     let pool = Pool::builder()

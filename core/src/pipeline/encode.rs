@@ -66,8 +66,9 @@ pub(crate) fn encode(
     }
 }
 
-/// JPEG through mozjpeg with libjpeg-turbo's fast settings (no trellis), optimised
-/// Huffman tables and 4:2:0 chroma, like sharp's defaults.
+/// JPEG through libjpeg-turbo (mozjpeg's build) with its fast settings (no trellis),
+/// optimised Huffman tables and 4:2:0 chroma, like sharp's defaults. libjpeg asks
+/// `check` every 16 rows of work in every pass (see `libjpeg::encode`).
 #[cfg(feature = "mozjpeg")]
 fn jpeg(
     px: &Pixels,
@@ -75,50 +76,21 @@ fn jpeg(
     icc: Option<&[u8]>,
     check: Check<'_>,
 ) -> Result<Vec<u8>, Error> {
+    use super::libjpeg::{encode, EncodeFailure};
     let flat = px.flatten(spec.effective_background().0)?;
     let out = super::pixels::reserve(flat.buf.len() / 8, "the encoded JPEG")?;
-    // The job's own error when a check stopped the encode between two bands.
-    let mut stopped = None;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> std::io::Result<Option<Vec<u8>>> {
-            let gray = flat.layout == Layout::L8;
-            let cs = if gray {
-                mozjpeg::ColorSpace::JCS_GRAYSCALE
-            } else {
-                mozjpeg::ColorSpace::JCS_RGB
-            };
-            let mut c = mozjpeg::Compress::new(cs);
-            c.set_fastest_defaults();
-            c.set_size(flat.width as usize, flat.height as usize);
-            c.set_quality(spec.effective_quality() as f32);
-            c.set_optimize_coding(true);
-            if !gray {
-                c.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
-            }
-            if spec.progressive {
-                c.set_progressive_mode();
-            }
-            let mut started = c.start_compress(out)?;
-            if let Some(icc) = icc {
-                started.write_icc_profile(icc);
-            }
-            let row = flat.width as usize * flat.layout.channels();
-            for band in flat.buf.chunks(row.max(1) * BAND_ROWS) {
-                if let Err(e) = check() {
-                    stopped = Some(e);
-                    return Ok(None);
-                }
-                started.write_scanlines(band)?;
-            }
-            started.finish().map(Some)
-        },
-    ));
-    match result {
-        Ok(Ok(Some(v))) => Ok(v),
-        Ok(Ok(None)) => Err(stopped.unwrap_or_else(|| fail(spec, "stopped"))),
-        Ok(Err(e)) => Err(fail(spec, e)),
-        Err(_) => Err(fail(spec, "libjpeg failed")),
-    }
+    encode(
+        &flat,
+        spec.effective_quality(),
+        spec.progressive,
+        icc,
+        check,
+        out,
+    )
+    .map_err(|e| match e {
+        EncodeFailure::Stopped(e) => e,
+        EncodeFailure::Failed(m) => fail(spec, m),
+    })
 }
 
 #[cfg(not(feature = "mozjpeg"))]
