@@ -5,7 +5,8 @@
 //! the deadline and the cancel then fall half-way through the stage being measured.
 //!
 //! ```sh
-//! cargo run --release -p conveyor --example stop_latency
+//! cargo run --release -p conveyor --example stop_latency            # every case
+//! cargo run --release -p conveyor --example stop_latency -- JPEG    # names with "JPEG"
 //! ```
 
 #[path = "../tests/common/hostile.rs"]
@@ -72,6 +73,16 @@ fn main() {
             enlarge(OutputFormat::Jpeg, false),
         ),
         (
+            "100 MP progressive JPEG out",
+            "encode",
+            small.clone(),
+            {
+                let mut r = enlarge(OutputFormat::Jpeg, false);
+                r.outputs[0].progressive = true;
+                r
+            },
+        ),
+        (
             "100 MP PNG out",
             "encode",
             small.clone(),
@@ -92,7 +103,11 @@ fn main() {
     ];
     println!("| input | stage | stage alone | deadline → outcome | cancel → outcome |");
     println!("|---|---|---|---|---|");
+    let only = std::env::args().nth(1).unwrap_or_default();
     for (name, which, data, recipe) in cases {
+        if !name.contains(&only) {
+            continue;
+        }
         let full = pool
             .submit(Job::new(data.clone()).with_recipe(recipe.clone()))
             .unwrap()
