@@ -114,6 +114,7 @@ fn a_sighup_reload_reaches_every_worker_and_server_and_a_bad_file_changes_nothin
             "default_recipe":{"outputs":[{"name":"thumb","width":64,"height":64,"format":"webp"}]}}"#,
     )
     .unwrap();
+    let signalled = Instant::now();
     hup(&a);
     until(
         "config_reloaded generation 2 from both workers and server B",
@@ -127,6 +128,10 @@ fn a_sighup_reload_reaches_every_worker_and_server_and_a_bad_file_changes_nothin
                         && e["by"].as_str().unwrap_or_default().starts_with("server:")
                 })
         },
+    );
+    eprintln!(
+        "reload: SIGHUP to config_reloaded from every worker and server in {:?}",
+        signalled.elapsed()
     );
     assert_eq!(metric(&c, &base_a, "conveyor_config_generation"), Some(2));
     assert_eq!(
