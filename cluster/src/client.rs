@@ -159,6 +159,39 @@ impl ClusterClient {
         &self.cfg
     }
 
+    /// The name this client writes into records (`server:<name>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The config bucket (`live.rs`), for [`crate::live::follow`].
+    pub fn config_bucket(&self) -> &async_nats::jetstream::kv::Store {
+        &self.topo.config
+    }
+
+    /// The cluster config record in force and its revision, if one was ever
+    /// published; the record is an `Err` (one line) when it cannot be applied.
+    pub async fn live_config(&self) -> Result<Option<crate::live::Standing>, ClusterError> {
+        crate::live::current(&self.topo.config).await
+    }
+
+    /// Publishes `settings` and `job_timeout` as the cluster's next config generation
+    /// (`loaded_by` is `server:<name>`); every worker and server following the record
+    /// applies it.
+    pub async fn publish_config(
+        &self,
+        settings: conveyor::Settings,
+        job_timeout: Duration,
+    ) -> Result<crate::live::ConfigRecord, ClusterError> {
+        crate::live::publish(
+            &self.topo.config,
+            settings,
+            job_timeout,
+            format!("server:{}", self.name),
+        )
+        .await
+    }
+
     /// Stores the input and queues the job. Returns once JetStream has stored the job
     /// message (file storage): from then on the job gets exactly one outcome.
     pub async fn submit(&self, sub: Submission) -> Result<Accepted, SubmitError> {

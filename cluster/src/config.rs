@@ -1,6 +1,6 @@
 //! The cluster's names and knobs ([`ClusterConfig`]) and the JetStream objects made
-//! from them ([`Topology`]): the job stream, the workers' durable consumer and the
-//! outcome bucket. Servers, workers and clients all call [`Topology::open`]; the first
+//! from them ([`Topology`]): the job stream, the workers' durable consumer, the
+//! outcome bucket and the config bucket. Servers, workers and clients all call [`Topology::open`]; the first
 //! to run creates what is missing, later ones open what exists (an existing stream
 //! keeps its limits; change them with `nats stream edit`).
 //!
@@ -16,8 +16,9 @@ use crate::error::ClusterError;
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     /// Prefix of every name (`conveyor`: stream `CONVEYOR_JOBS`, subject
-    /// `conveyor.jobs`, consumer `conveyor-workers`, bucket `conveyor_outcomes`,
-    /// subjects `conveyor.events` and `conveyor.cancel`). ASCII letters, digits, `_`, `-`.
+    /// `conveyor.jobs`, consumer `conveyor-workers`, buckets `conveyor_outcomes` and
+    /// `conveyor_config`, subjects `conveyor.events` and `conveyor.cancel`). ASCII
+    /// letters, digits, `_`, `-`.
     pub prefix: String,
     /// Jobs the stream holds at most (queued plus running, since a work queue drops a
     /// message when it is acked). A publish over it fails: servers answer 503.
@@ -93,6 +94,12 @@ impl ClusterConfig {
         format!("{}_outcomes", self.prefix)
     }
 
+    /// The config bucket: one record, the settings in force across the cluster
+    /// (`live.rs`).
+    pub fn config_bucket(&self) -> String {
+        format!("{}_config", self.prefix)
+    }
+
     /// The subject events are published on (plain NATS, no storage).
     pub fn events_subject(&self) -> String {
         format!("{}.events", self.prefix)
@@ -114,6 +121,8 @@ pub struct Topology {
     pub stream: stream::Stream,
     /// The outcome bucket (one record per job id).
     pub outcomes: kv::Store,
+    /// The config bucket (one record: the live settings, `live.rs`).
+    pub config: kv::Store,
 }
 
 impl Topology {
@@ -151,10 +160,24 @@ impl Topology {
                 .await
                 .map_err(ClusterError::nats)?,
         };
+        let config = match js.get_key_value(cfg.config_bucket()).await {
+            Ok(kv) => kv,
+            Err(_) => js
+                .create_key_value(kv::Config {
+                    bucket: cfg.config_bucket(),
+                    // A little history, for `nats kv history` after a bad reload.
+                    history: 8,
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(ClusterError::nats)?,
+        };
         Ok(Topology {
             js,
             stream,
             outcomes,
+            config,
         })
     }
 

@@ -42,6 +42,15 @@ pub enum ClusterEvent {
         /// The job's timings.
         timings: Timings,
     },
+    /// A process applied a new cluster config record (`live.rs`): the core's
+    /// `config_reloaded`, with who applied it and which generation is now in force.
+    /// Every worker and server announces it once per generation it applies.
+    ConfigReloaded {
+        /// Who applied it (`worker:<name>` or `server:<name>`).
+        by: String,
+        /// The generation now in force there.
+        generation: u64,
+    },
 }
 
 impl ClusterEvent {
@@ -51,15 +60,17 @@ impl ClusterEvent {
             ClusterEvent::JobQueued { .. } => "job_queued",
             ClusterEvent::JobStarted { .. } => "job_started",
             ClusterEvent::JobFinished { .. } => "job_finished",
+            ClusterEvent::ConfigReloaded { .. } => "config_reloaded",
         }
     }
 
-    /// The job it concerns.
-    pub fn id(&self) -> &str {
+    /// The job it concerns (none for a config event).
+    pub fn id(&self) -> Option<&str> {
         match self {
             ClusterEvent::JobQueued { id, .. }
             | ClusterEvent::JobStarted { id, .. }
-            | ClusterEvent::JobFinished { id, .. } => id,
+            | ClusterEvent::JobFinished { id, .. } => Some(id),
+            ClusterEvent::ConfigReloaded { .. } => None,
         }
     }
 
@@ -91,5 +102,17 @@ mod tests {
         assert_eq!(v["attempt"], 2);
         let back: ClusterEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+        let r = ClusterEvent::ConfigReloaded {
+            by: "worker:w1".into(),
+            generation: 2,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "config_reloaded", "by": "worker:w1", "generation": 2})
+        );
+        // The same name as the core's event of the pool's bus.
+        assert_eq!(r.name(), conveyor::Event::ConfigReloaded.name());
+        assert_eq!(r.id(), None);
     }
 }

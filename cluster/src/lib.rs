@@ -16,6 +16,8 @@
 //! - [`client`]: [`ClusterClient`], the Rust API: submit, outcome, wait, cancel, events;
 //! - [`record`]: the exactly-once rule (create-if-absent in the outcome bucket);
 //! - [`events`]: [`ClusterEvent`], what every server's `/events` shows;
+//! - [`live`]: the cluster's live config record (settings, job timeout, generation),
+//!   which a server's reload publishes and every worker and server follows;
 //! - [`worker`]: the loop that feeds a local pool from the durable consumer.
 //!
 //! ```no_run
@@ -34,6 +36,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod live;
 pub mod message;
 pub mod record;
 pub mod store;
@@ -43,6 +46,7 @@ pub use crate::client::{Accepted, ClusterClient, Submission};
 pub use crate::config::{ClusterConfig, Topology};
 pub use crate::error::{ClusterError, SubmitError};
 pub use crate::events::ClusterEvent;
+pub use crate::live::{ConfigRecord, ConfigUpdate};
 pub use crate::message::{JobMessage, OutcomeRecord};
 pub use crate::store::Store;
 pub use crate::worker::{Worker, WorkerOptions};

@@ -20,8 +20,18 @@
 //! A worker holds at most `concurrency` deliveries (the pool's workers plus its queue),
 //! so jobs never wait unacked in a worker's memory. A cancel broadcast stops a job
 //! this worker is running.
+//!
+//! Live config: before taking jobs the worker applies the cluster's config record if
+//! one exists (`live.rs`), then follows it. A record's settings (default recipe,
+//! limits, formats) win over the worker's own `--config` for as long as the worker
+//! runs; what they replaced is logged. Each applied generation goes through
+//! [`Pool::reload`] (the pool's own `config_reloaded`) and is announced on the events
+//! subject as [`ClusterEvent::ConfigReloaded`]. A record that does not parse or
+//! validate is refused with one log line and the settings in force stay (there is no
+//! refusal event in the contract).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +45,7 @@ use tracing::{info, warn};
 use crate::client::ClusterClient;
 use crate::error::ClusterError;
 use crate::events::ClusterEvent;
+use crate::live::{self, ConfigRecord, ConfigUpdate};
 use crate::message::{self, JobMessage, OutcomeRecord};
 use crate::record::{self, Recorded};
 
@@ -61,6 +72,8 @@ pub struct Worker {
     ctx: Arc<Ctx>,
     consumer: jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
     concurrency: usize,
+    /// The config record revision applied (or refused) before the loop, 0 for none.
+    config_revision: u64,
 }
 
 struct Ctx {
@@ -70,6 +83,8 @@ struct Ctx {
     by: String,
     name: String,
     running: Mutex<HashMap<String, JobId>>,
+    /// The cluster config generation in force in the pool (1: the worker's own).
+    generation: AtomicU64,
 }
 
 /// What to do with a delivery when its handling stops.
@@ -96,18 +111,42 @@ impl Worker {
             .concurrency
             .unwrap_or(pool.workers() + pool.queue_capacity())
             .max(1);
+        let ctx = Arc::new(Ctx {
+            kv: topo.outcomes,
+            pool,
+            by: format!("worker:{}", opts.name),
+            name: opts.name,
+            client,
+            running: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(1),
+        });
+        // The config in force before the first job: a worker started after a reload
+        // runs by it from its first job on.
+        let config_revision = match live::current(&topo.config).await? {
+            Some((revision, rec)) => {
+                let update = match rec {
+                    Ok(r) => ConfigUpdate::Record(r),
+                    Err(error) => ConfigUpdate::Unreadable { revision, error },
+                };
+                if let Some(ev) = apply_config(&ctx, update) {
+                    ctx.client.publish_event(&ev).await;
+                }
+                revision
+            }
+            None => 0,
+        };
         Ok(Worker {
-            ctx: Arc::new(Ctx {
-                kv: topo.outcomes,
-                pool,
-                by: format!("worker:{}", opts.name),
-                name: opts.name,
-                client,
-                running: Mutex::new(HashMap::new()),
-            }),
+            ctx,
             consumer,
             concurrency,
+            config_revision,
         })
+    }
+
+    /// The cluster config generation in force in this worker's pool (1 until a
+    /// record is applied).
+    pub fn generation(&self) -> u64 {
+        self.ctx.generation.load(Ordering::Relaxed)
     }
 
     /// Runs until `stop` turns `true`, then waits up to `drain` for the jobs it holds
@@ -119,6 +158,16 @@ impl Worker {
     ) -> Result<(), ClusterError> {
         let sem = Arc::new(Semaphore::new(self.concurrency));
         let cancels = tokio::spawn(listen_for_cancels(self.ctx.clone()));
+        let config = {
+            let ctx = self.ctx.clone();
+            let kv = self.ctx.client.config_bucket().clone();
+            tokio::spawn(live::follow(kv, self.config_revision, move |update| {
+                if let Some(ev) = apply_config(&ctx, update) {
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move { ctx.client.publish_event(&ev).await });
+                }
+            }))
+        };
         info!(worker = %self.ctx.name, concurrency = self.concurrency, "worker ready");
         while !*stop.borrow() {
             let first = tokio::select! {
@@ -161,10 +210,65 @@ impl Worker {
             }
         }
         cancels.abort();
+        config.abort();
         let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(drain, sem.acquire_many(all)).await;
         Ok(())
     }
+}
+
+/// Applies a new config record to the pool, or refuses it with one log line; returns
+/// the event to announce when applied.
+fn apply_config(ctx: &Ctx, update: ConfigUpdate) -> Option<ClusterEvent> {
+    let in_force = ctx.generation.load(Ordering::Relaxed);
+    let rec: ConfigRecord = match update {
+        ConfigUpdate::Record(r) => r,
+        ConfigUpdate::Unreadable { revision, error } => {
+            warn!(
+                worker = %ctx.name,
+                revision,
+                "cluster config refused: {error}; generation {in_force} stays in force"
+            );
+            return None;
+        }
+    };
+    let before = ctx.pool.settings();
+    let mut replaced = Vec::new();
+    if before.default_recipe != rec.settings.default_recipe {
+        replaced.push("default_recipe");
+    }
+    if before.limits != rec.settings.limits {
+        replaced.push("limits");
+    }
+    if before.formats != rec.settings.formats {
+        replaced.push("formats");
+    }
+    if let Err(e) = ctx.pool.reload(rec.settings) {
+        warn!(
+            worker = %ctx.name,
+            generation = rec.generation,
+            "cluster config refused: {}; generation {in_force} stays in force",
+            crate::error::one_line(&e.message)
+        );
+        return None;
+    }
+    ctx.generation.store(rec.generation, Ordering::Relaxed);
+    let replaced = if replaced.is_empty() {
+        "nothing".to_owned()
+    } else {
+        replaced.join(", ")
+    };
+    info!(
+        worker = %ctx.name,
+        generation = rec.generation,
+        loaded_by = %rec.loaded_by,
+        replaced = %replaced,
+        "cluster config applied: its default recipe, limits and formats are in force (over this worker's own --config)"
+    );
+    Some(ClusterEvent::ConfigReloaded {
+        by: ctx.by.clone(),
+        generation: rec.generation,
+    })
 }
 
 /// Stops jobs this worker runs when a cancel for them is broadcast.

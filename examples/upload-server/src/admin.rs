@@ -11,13 +11,15 @@
 //! JSON error shape, naming the file by its flag (never by its path); an applied one
 //! `200` with `{"status":"reloaded","generation":n,"needs_restart":[..]}`.
 //!
-//! The reload itself lives in `reload.rs`.
+//! The reload itself lives in `reload.rs` (cluster mode: `cluster_live.rs`, which
+//! serves this route with the same token rules and answers).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::app::{error_response, json_response};
+use crate::reload::{Applied, Refusal};
 use crate::state::AppState;
 
 /// The shortest admin token accepted at start, in bytes.
@@ -49,39 +51,62 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     same_token(token.as_bytes(), given)
 }
 
+/// The answer for a request the admin route must not serve: `404` when the route is
+/// off (no token), `401` without the right bearer token; `None` lets it through.
+pub fn gate(token: Option<&str>, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = token else {
+        return Some(error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        ));
+    };
+    if authorized(headers, token) {
+        return None;
+    }
+    let mut res = error_response(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this route needs the admin token as 'Authorization: Bearer <token>'",
+    );
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(res)
+}
+
+/// The `200` answer for an applied reload.
+pub fn applied(applied: &Applied) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({
+            "status": "reloaded",
+            "generation": applied.generation,
+            "needs_restart": applied.needs_restart,
+        }),
+    )
+}
+
+/// The `422` answer for a refused config.
+pub fn refused(refusal: &Refusal) -> Response {
+    error_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        refusal.kind.as_str(),
+        format!(
+            "config refused, the config in force stays: {}",
+            refusal.public_message()
+        ),
+    )
+}
+
 /// `POST /admin/reload`.
 pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = app.admin_token.as_deref() else {
-        return error_response(StatusCode::NOT_FOUND, "not_found", "no such route");
-    };
-    if !authorized(&headers, token) {
-        let mut res = error_response(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this route needs the admin token as 'Authorization: Bearer <token>'",
-        );
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    if let Some(res) = gate(app.admin_token.as_deref(), &headers) {
         return res;
     }
     let reloader = app.reloader.clone();
     match tokio::task::spawn_blocking(move || reloader.reload("admin")).await {
-        Ok(Ok(applied)) => json_response(
-            StatusCode::OK,
-            serde_json::json!({
-                "status": "reloaded",
-                "generation": applied.generation,
-                "needs_restart": applied.needs_restart,
-            }),
-        ),
-        Ok(Err(refusal)) => error_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            refusal.kind.as_str(),
-            format!(
-                "config refused, the config in force stays: {}",
-                refusal.public_message()
-            ),
-        ),
+        Ok(Ok(a)) => applied(&a),
+        Ok(Err(refusal)) => refused(&refusal),
         Err(_) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

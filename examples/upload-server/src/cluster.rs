@@ -20,6 +20,11 @@
 //! - `DELETE /uploads/{id}`: cancels; answers with the outcome that stands.
 //! - `GET /events`: every worker's and server's cluster events, as SSE.
 //! - `GET /healthz`: `ok` with the number of jobs in the stream.
+//! - `GET /metrics`: reloads, the config generation, uploads accepted and refused here,
+//!   jobs in the stream (`cluster_live.rs`).
+//! - `POST /admin/reload` (off without an admin token): re-reads the files and
+//!   publishes them to every worker and server (`cluster_live.rs`); `SIGHUP` does the
+//!   same.
 //!
 //! The body policy (size cap, minimum rate) and the byte budget of bodies being read
 //! are the embedded mode's; the pool's queue room becomes the stream's limit.
@@ -27,7 +32,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
@@ -37,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use conveyor::wire::{output_file_name, ErrorJson};
-use conveyor::{Error, OutputFormat, Recipe};
+use conveyor::{Error, OutputFormat};
 use conveyor_cluster::message::is_job_id;
 use conveyor_cluster::{ClusterClient, OutcomeRecord, Submission, SubmitError};
 use futures_util::StreamExt;
@@ -46,6 +50,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::app::{error_response, json_response, status_for};
 use crate::body::{self, BodyError, BodyPolicy};
+use crate::cluster_live::{ClusterReloader, Live, Rejected};
 use crate::uploads::public_message;
 
 /// What cluster-mode handlers share.
@@ -53,10 +58,14 @@ use crate::uploads::public_message;
 pub struct ClusterState {
     /// The cluster connection.
     pub client: ClusterClient,
-    /// The recipe every job carries (`--recipe`, the config's, or the default).
-    pub recipe: Recipe,
-    /// Each job's deadline, from its acceptance.
-    pub job_timeout: Duration,
+    /// The recipe every job carries and each job's deadline (`--recipe`, the config's,
+    /// or the cluster record's once one is published), and the counters `/metrics`
+    /// shows.
+    pub live: Arc<Live>,
+    /// The reload behind `SIGHUP` and `POST /admin/reload`.
+    pub reloader: Arc<ClusterReloader>,
+    /// The admin token; `None` turns `POST /admin/reload` off.
+    pub admin_token: Option<Arc<str>>,
     /// Size cap and minimum rate for request bodies.
     pub body: BodyPolicy,
     /// Bytes of bodies being read and stored, in KiB.
@@ -73,6 +82,11 @@ pub fn router(state: ClusterState) -> Router {
         .route("/uploads/{id}/{output}", get(get_output))
         .route("/events", get(events))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::cluster_live::metrics))
+        .route(
+            "/admin/reload",
+            axum::routing::post(crate::cluster_live::admin_reload),
+        )
         .with_state(state.clone());
     crate::app::layered(routes, state.body.max_bytes)
 }
@@ -283,11 +297,21 @@ async fn post_uploads(
     let mut submitted = Vec::with_capacity(files.len());
     for (filename, data) in files {
         let sub = Submission::new(data)
-            .with_recipe(app.recipe.clone())
-            .with_timeout(app.job_timeout);
+            .with_recipe(app.live.recipe())
+            .with_timeout(app.live.job_timeout.get());
         submitted.push(match app.client.submit(sub).await {
-            Ok(a) => Submitted::Accepted(a, filename),
-            Err(e) => Submitted::Refused(filename, refusal(e)),
+            Ok(a) => {
+                app.live.count_accepted();
+                Submitted::Accepted(a, filename)
+            }
+            Err(e) => {
+                app.live.count_rejected(match &e {
+                    SubmitError::Full => Rejected::QueueFull,
+                    SubmitError::Invalid(_) => Rejected::LimitExceeded,
+                    SubmitError::Cluster(_) => Rejected::Unavailable,
+                });
+                Submitted::Refused(filename, refusal(e))
+            }
         });
     }
     // The bytes are in the store now.

@@ -22,13 +22,16 @@
 //!
 //! With `--nats URL --store URL` the server runs in cluster mode instead (`cluster.rs`):
 //! no pool and no folder of its own; jobs go to the cluster's queue, outputs to the
-//! shared store, and `conveyor-worker` processes do the work.
+//! shared store, and `conveyor-worker` processes do the work. There SIGHUP (and the
+//! admin route) publishes the re-read config to every worker and server
+//! (`cluster_live.rs`).
 
 mod admin;
 mod admission;
 mod app;
 mod body;
 mod cluster;
+mod cluster_live;
 mod ids;
 mod metrics;
 mod reload;
@@ -216,7 +219,7 @@ fn run(args: Args, flags: reload::Flags) -> Result<(), Box<dyn std::error::Error
     };
     let loaded = reload::load(&sources, &flags).map_err(|r| r.to_string())?;
     if let Some(url) = args.nats.clone() {
-        return run_cluster(args, loaded, url);
+        return run_cluster(args, loaded, url, sources, flags, admin_token);
     }
     let output_dir = loaded
         .pool
@@ -342,6 +345,9 @@ fn run_cluster(
     args: Args,
     loaded: reload::Loaded,
     nats_url: String,
+    sources: reload::Sources,
+    flags: reload::Flags,
+    admin_token: Option<Arc<str>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store_url = args
         .cluster
@@ -353,7 +359,7 @@ fn run_cluster(
     if let Some(l) = loaded.pool.limits {
         cfg.max_input_bytes = l.max_input_bytes;
     }
-    let recipe = loaded.pool.default_recipe.clone().unwrap_or_default();
+    let live = Arc::new(cluster_live::Live::new(&loaded));
     let drain = Duration::from_secs(args.drain_timeout_secs);
     let limits = serve::ConnLimits {
         max_connections: args.max_connections,
@@ -368,14 +374,26 @@ fn run_cluster(
         let name = format!("server-{}", std::process::id());
         let nats = async_nats_connect(&nats_url, &name).await?;
         let client = conveyor_cluster::ClusterClient::with_nats(nats, store, cfg, &name).await?;
+        // The cluster's config record, if one exists, is in force before the first upload.
+        cluster_live::follow(client.clone(), live.clone()).await;
+        let reloader = Arc::new(cluster_live::ClusterReloader::new(
+            client.clone(),
+            sources,
+            flags,
+            loaded.clone(),
+            live.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind(args.bind).await?;
+        // Before the "listening" line: from then on SIGHUP reloads, never kills.
+        cluster_live::reload_on_sighup(reloader.clone())?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let budget_kib = args.max_body_bytes_in_flight.div_ceil(1024).clamp(1, u32::MAX as u64) as usize;
         let state = cluster::ClusterState {
             client,
-            recipe,
-            job_timeout: loaded.job_timeout,
+            live,
+            reloader,
+            admin_token: admin_token.clone(),
             body: body::BodyPolicy {
                 max_bytes: loaded.max_body_bytes,
                 min_rate: args.min_body_rate,
@@ -384,7 +402,7 @@ fn run_cluster(
             bytes: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
             stopping: stop_rx.clone(),
         };
-        info!(%addr, nats = %nats_url, store = %store_url, "conveyor upload server ready (cluster mode)");
+        info!(%addr, nats = %nats_url, store = %store_url, admin_route = admin_token.is_some(), "conveyor upload server ready (cluster mode)");
         // Tests and scripts read this line to find the port.
         println!("listening on http://{addr}");
         let server = tokio::spawn(serve::serve(

@@ -12,19 +12,78 @@ use axum::response::IntoResponse;
 use conveyor::stats::BUCKET_BOUNDS_US;
 use conveyor::ErrorKind;
 
+use crate::reload::Counters;
 use crate::state::AppState;
+
+/// A Prometheus text page being written (shared by the embedded and cluster modes).
+#[derive(Default)]
+pub struct Page(String);
+
+impl Page {
+    /// One metric: its help and type lines, then a line per `(labels, value)`.
+    pub fn metric(&mut self, name: &str, kind: &str, help: &str, lines: &[(String, String)]) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in lines {
+            let _ = writeln!(self.0, "{name}{labels} {value}");
+        }
+    }
+
+    /// The reload counters, the generation in force and when it was loaded.
+    pub fn reloads(&mut self, reloads: &Counters, help: &str) {
+        self.metric(
+            "conveyor_config_reloads_total",
+            "counter",
+            help,
+            &[
+                (
+                    "{result=\"ok\"}".to_string(),
+                    reloads.ok.load(Ordering::Relaxed).to_string(),
+                ),
+                (
+                    "{result=\"refused\"}".to_string(),
+                    reloads.refused.load(Ordering::Relaxed).to_string(),
+                ),
+            ],
+        );
+        self.metric(
+            "conveyor_config_generation",
+            "gauge",
+            "The config in force: 1 as started, one more per applied reload.",
+            &one(reloads.generation.load(Ordering::Relaxed)),
+        );
+        self.metric(
+            "conveyor_config_loaded_timestamp_seconds",
+            "gauge",
+            "When the config in force was loaded (Unix time).",
+            &one(reloads.loaded_at_unix.load(Ordering::Relaxed)),
+        );
+    }
+
+    /// The page as an HTTP answer.
+    pub fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
+/// A metric line without labels.
+pub fn one(v: u64) -> Vec<(String, String)> {
+    vec![(String::new(), v.to_string())]
+}
 
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let s = app.pool.stats();
-    let mut out = String::new();
+    let mut page = Page::default();
     let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, String)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in lines {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        page.metric(name, kind, help, lines);
     };
-    let one = |v: u64| vec![(String::new(), v.to_string())];
     metric(
         "conveyor_workers",
         "gauge",
@@ -108,34 +167,6 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Submissions refused because the queue was full.",
         &one(s.rejected),
     );
-    let reloads = &app.reloader.counters;
-    metric(
-        "conveyor_config_reloads_total",
-        "counter",
-        "Config reloads (SIGHUP or POST /admin/reload), applied or refused.",
-        &[
-            (
-                "{result=\"ok\"}".to_string(),
-                reloads.ok.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "{result=\"refused\"}".to_string(),
-                reloads.refused.load(Ordering::Relaxed).to_string(),
-            ),
-        ],
-    );
-    metric(
-        "conveyor_config_generation",
-        "gauge",
-        "The config in force: 1 as started, one more per applied reload.",
-        &one(reloads.generation.load(Ordering::Relaxed)),
-    );
-    metric(
-        "conveyor_config_loaded_timestamp_seconds",
-        "gauge",
-        "When the config in force was loaded (Unix time).",
-        &one(reloads.loaded_at_unix.load(Ordering::Relaxed)),
-    );
     let failed: Vec<_> = ErrorKind::ALL
         .iter()
         .map(|k| {
@@ -178,11 +209,9 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Time per job stage.",
         &lines,
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
+    page.reloads(
+        &app.reloader.counters,
+        "Config reloads (SIGHUP or POST /admin/reload), applied or refused.",
+    );
+    page.into_response()
 }

@@ -160,7 +160,8 @@ impl From<String> for Fault {
     }
 }
 
-fn one_line(s: &str) -> String {
+/// `s` on one line.
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -261,7 +262,8 @@ impl JobTimeout {
         Duration::from_millis(self.0.load(Ordering::Relaxed))
     }
 
-    fn set(&self, d: Duration) {
+    /// Sets the timeout.
+    pub fn set(&self, d: Duration) {
         self.0.store(
             d.as_millis().min(u64::MAX as u128) as u64,
             Ordering::Relaxed,
@@ -292,7 +294,8 @@ pub struct Counters {
     pub loaded_at_unix: AtomicU64,
 }
 
-fn now_unix() -> u64 {
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -391,7 +394,7 @@ impl Reloader {
 }
 
 /// The settings that cannot change live and differ between `running` and `new`.
-fn fixed_changes(running: &Loaded, new: &Loaded) -> Vec<&'static str> {
+pub fn fixed_changes(running: &Loaded, new: &Loaded) -> Vec<&'static str> {
     let (a, b) = (&running.pool, &new.pool);
     let mut out = Vec::new();
     let mut check = |name, differs: bool| {
