@@ -102,7 +102,9 @@ fn read_webp(data: &[u8]) -> Anim {
 }
 
 fn close(got: [u8; 4], want: [u8; 4], tolerance: u8) -> bool {
-    got.iter().zip(want).all(|(a, b)| a.abs_diff(b) <= tolerance)
+    got.iter()
+        .zip(want)
+        .all(|(a, b)| a.abs_diff(b) <= tolerance)
 }
 
 #[test]
@@ -138,7 +140,10 @@ fn gif_frames_become_a_resized_animated_webp_with_delays_and_loops() {
     // The outcome JSON names the output's frame count.
     let v = serde_json::to_value(&r.outputs[0]).unwrap();
     assert_eq!(v["frames"], 3);
-    assert!(serde_json::to_value(&r.outputs[1]).unwrap().get("frames").is_none());
+    assert!(serde_json::to_value(&r.outputs[1])
+        .unwrap()
+        .get("frames")
+        .is_none());
 }
 
 #[test]
@@ -185,7 +190,10 @@ fn animated_webp_inputs_animate_too_with_the_same_crop_for_every_frame() {
     let o = &r.outputs[0];
     assert_eq!((o.width, o.height, o.frames), (16, 16, Some(2)));
     let crop = o.crop.unwrap();
-    assert_eq!((crop.left, crop.top, crop.width, crop.height), (16, 0, 32, 32));
+    assert_eq!(
+        (crop.left, crop.top, crop.width, crop.height),
+        (16, 0, 32, 32)
+    );
     let anim = read_webp(bytes(&r, 0));
     assert_eq!(anim.frames.len(), 2);
     assert!(close(anim.frames[0].1, RED, 12));
@@ -313,8 +321,7 @@ fn too_many_frames_fail_fast_before_any_is_decoded() {
 fn a_stop_while_frames_are_encoded_ends_the_job_with_its_own_error() {
     let data = gif((40, 40), &[(RED, 100); 8], None);
     let recipe =
-        Recipe::from_json(r#"{"animated":true,"outputs":[{"name":"o","format":"webp"}]}"#)
-            .unwrap();
+        Recipe::from_json(r#"{"animated":true,"outputs":[{"name":"o","format":"webp"}]}"#).unwrap();
     let limits = Limits::default();
     let ctx = Context {
         limits: &limits,

@@ -250,15 +250,9 @@ pub(crate) fn execute(
             let t = Instant::now();
             let plan = plans[i];
             let (bg, keep_alpha) = (spec.effective_background().0, spec.format.supports_alpha());
-            let out = render::render(
-                &px,
-                full,
-                orientation,
-                &plan,
-                bg,
-                keep_alpha,
-                &|| checkpoint(Stage::Resize),
-            )?;
+            let out = render::render(&px, full, orientation, &plan, bg, keep_alpha, &|| {
+                checkpoint(Stage::Resize)
+            })?;
             timings.resize += t.elapsed();
 
             checkpoint(Stage::Encode)?;
@@ -421,7 +415,11 @@ mod tests {
         // The WebP output counts every frame, the JPEG one frame: 10 * 100 + 100.
         let out = Limits::default().with_max_output_pixels_total(1099);
         let e = check_frames(10, (100, 100), &specs, &plans, &out).unwrap_err();
-        assert!(e.message.contains("max_output_pixels_total"), "{}", e.message);
+        assert!(
+            e.message.contains("max_output_pixels_total"),
+            "{}",
+            e.message
+        );
         let out = Limits::default().with_max_output_pixels_total(1100);
         assert!(check_frames(10, (100, 100), &specs, &plans, &out).is_ok());
     }

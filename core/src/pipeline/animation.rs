@@ -51,7 +51,10 @@ fn gif_loops(data: &[u8]) -> u16 {
     for app in [&b"NETSCAPE2.0"[..], b"ANIMEXTS1.0"] {
         // Extension introducer, application label, block size 11, the identifier, then
         // the sub-block: size 3, id 1, the count (little-endian).
-        if let Some(at) = data.windows(14).position(|w| w[..3] == [0x21, 0xFF, 0x0B] && &w[3..] == app) {
+        if let Some(at) = data
+            .windows(14)
+            .position(|w| w[..3] == [0x21, 0xFF, 0x0B] && &w[3..] == app)
+        {
             if let Some(b) = data.get(at + 14..at + 18) {
                 if b[0] == 3 && b[1] == 1 {
                     return u16::from_le_bytes([b[2], b[3]]);

@@ -483,11 +483,15 @@ pub(crate) fn frames<'a>(
     watch: &'a Watch<'a>,
 ) -> Result<image::Frames<'a>, Error> {
     use image::AnimationDecoder as _;
-    let stopped_or = |e: ImageError| watch.stopped().unwrap_or_else(|| map_image_error(format, e, limits));
+    let stopped_or = |e: ImageError| {
+        watch
+            .stopped()
+            .unwrap_or_else(|| map_image_error(format, e, limits))
+    };
     match format {
         InputFormat::Gif => {
-            let mut d = image::codecs::gif::GifDecoder::new(Input::new(data, watch))
-                .map_err(stopped_or)?;
+            let mut d =
+                image::codecs::gif::GifDecoder::new(Input::new(data, watch)).map_err(stopped_or)?;
             d.set_limits(image_limits(limits)).map_err(stopped_or)?;
             Ok(d.into_frames())
         }

@@ -194,7 +194,17 @@ pub(crate) fn execute(
     geometry::check(&recipe.outputs, &plans, (uw, uh), ctx.limits)?;
     if animated::wanted(recipe, &header.info) {
         // Every frame, with its own limits and estimate (animated.rs).
-        return animated::execute(data, recipe, ctx, checkpoint, header, orientation, plans, timings, t);
+        return animated::execute(
+            data,
+            recipe,
+            ctx,
+            checkpoint,
+            header,
+            orientation,
+            plans,
+            timings,
+            t,
+        );
     }
     // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
     // at least its own resolution; Lanczos then does the rest).

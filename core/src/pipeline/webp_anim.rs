@@ -144,13 +144,19 @@ mod tests {
     use super::*;
     use image::AnimationDecoder as _;
 
-    fn still(colour: [u8; 4], lossless: bool) -> Vec<u8> {
-        let img = image::RgbaImage::from_pixel(6, 4, image::Rgba(colour));
+    /// A lossless still (image's own encoder), RGB when `colour` is opaque.
+    fn still(colour: [u8; 4]) -> Vec<u8> {
         let mut out = Vec::new();
-        assert!(lossless, "image's own WebP encoder is lossless only");
-        image::codecs::webp::WebPEncoder::new_lossless(&mut out)
-            .encode(img.as_raw(), 6, 4, image::ExtendedColorType::Rgba8)
-            .unwrap();
+        let enc = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
+        if colour[3] == 255 {
+            let img =
+                image::RgbImage::from_pixel(6, 4, image::Rgb([colour[0], colour[1], colour[2]]));
+            enc.encode(img.as_raw(), 6, 4, image::ExtendedColorType::Rgb8)
+        } else {
+            let img = image::RgbaImage::from_pixel(6, 4, image::Rgba(colour));
+            enc.encode(img.as_raw(), 6, 4, image::ExtendedColorType::Rgba8)
+        }
+        .unwrap();
         out
     }
 
@@ -163,7 +169,7 @@ mod tests {
             .iter()
             .zip([40, 1000, MAX_DURATION_MS + 5])
             .map(|(&c, ms)| {
-                let (chunks, alpha) = frame_chunks(&still(c, true)).unwrap();
+                let (chunks, alpha) = frame_chunks(&still(c)).unwrap();
                 Frame {
                     chunks,
                     duration_ms: ms,
@@ -179,8 +185,14 @@ mod tests {
             icc: None,
         };
         let file = assemble(&anim, &frames).unwrap();
-        assert_eq!(super::super::animation::count_frames(crate::InputFormat::Webp, &file), 3);
-        assert_eq!(super::super::animation::loop_count(crate::InputFormat::Webp, &file), 3);
+        assert_eq!(
+            super::super::animation::count_frames(crate::InputFormat::Webp, &file),
+            3
+        );
+        assert_eq!(
+            super::super::animation::loop_count(crate::InputFormat::Webp, &file),
+            3
+        );
         let dec = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&file)).unwrap();
         assert!(dec.has_animation());
         let got = dec.into_frames().collect_frames().unwrap();
