@@ -314,14 +314,16 @@ pub(crate) fn execute(
                 .at(Stage::Decode))
             }
             Made::Still(out, bytes) => {
-                warnings.push(Warning::new(
-                    WarningKind::FramesDropped,
-                    format!(
-                        "outputs[{i}] ({:?}, {}) holds one frame: the first of {count}; only \
+                if count > 1 {
+                    warnings.push(Warning::new(
+                        WarningKind::FramesDropped,
+                        format!(
+                            "outputs[{i}] ({:?}, {}) holds one frame: the first of {count}; only \
                          WebP outputs are animated",
-                        spec.name, spec.format
-                    ),
-                ));
+                            spec.name, spec.format
+                        ),
+                    ));
+                }
                 (*out, bytes)
             }
             Made::Frames(list, size, layout) => {
