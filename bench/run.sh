@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark, in one run, back to back, on one machine:
 #   bash bench/run.sh   (REPS=5 WARMUP=1 ROUNDS=2 by default; ~25 min on 2 cores;
-#                        ROWS="..." for some native rows only, BROWSER=0 without the browser)
+#                        ROWS="..." for some native rows only, BROWSER=0 without the browser,
+#                        COLOUR=0 without the colour-accuracy row, bench/colour/run.sh)
 # conveyor through the Rust API, the C library and the Python package, against pyvips,
 # sharp, Pillow and the shared Rust-crates baseline (pinned by the shared anchors' lock
 # files), on the shared real-photo corpus, with the shared harness (measure.py: median of
@@ -137,5 +138,10 @@ fi
 echo ">> quality" >&2
 "$PY" quality.py corpus "$RES"/out/r1/* > "$RES/quality.json"
 "$PY" "$root/bench/summarize.py" "$RES"
+if [ "${COLOUR:-1}" = 1 ]; then
+  # The colour-accuracy row (conveyor, sharp, pyvips against LittleCMS), appended.
+  (PY="$PY" SHARP_DIR="$work/anchors/sharp" bash "$root/bench/colour/run.sh" "$work/$RES/colour" >&2 \
+    && { echo; cat "$RES/colour/colour.md"; } >> "$RES/table.md") || echo "!! colour row failed" >&2
+fi
 [ "${KEEP_OUT:-0}" = 1 ] || rm -rf "$RES/out"
 echo "results: $work/$RES"

@@ -25,12 +25,13 @@ def curve(rows):
     by_q = {}
     for r in rows:
         by_q.setdefault(r["quality"], []).append(r)
-    return [(q, sum(r["bytes"] for r in v), st.mean(r["ssim"] for r in v), st.mean(r["encode_ms"] for r in v))
+    return [(q, sum(r["bytes"] for r in v), st.mean(r["ssim"] for r in v), st.median(r["encode_ms"] for r in v))
             for q, v in sorted(by_q.items())]
 
-def bytes_at(curve, target):
-    """Total bytes at a mean SSIM of target, interpolated linearly (None outside the curve)."""
-    pts = sorted((s, b) for _, b, s, _ in curve)
+def bytes_at(curve, target, field=1):
+    """Total bytes (field 1) or median encode ms per image (field 3) at a mean SSIM of
+    target, interpolated linearly (None outside the curve)."""
+    pts = sorted((p[2], p[field]) for p in curve)
     for (s0, b0), (s1, b1) in zip(pts, pts[1:]):
         if s0 <= target <= s1 and s1 > s0:
             return b0 + (b1 - b0) * (target - s0) / (s1 - s0)
@@ -39,14 +40,16 @@ def bytes_at(curve, target):
 ours, theirs = curve(sharp["conveyor_avif"]), curve(sharp["avif"])
 n = len({r["file"] for r in sharp["avif"]})
 print(f"\n### AVIF at the 1600 px long edge ({n} images): conveyor (ravif/rav1e, speed 6) vs sharp (libaom, effort 4)\n")
-print("| tool | quality | total bytes | mean SSIM | mean encode ms |\n|---|---|---|---|---|")
+print("| tool | quality | total bytes | mean SSIM | median encode ms per image |\n|---|---|---|---|---|")
 for name, c in (("conveyor", ours), ("sharp", theirs)):
     for q, b, s, ms in c:
         print(f"| {name} | {q} | {b:,} | {s:.4f} | {ms:.0f} |")
 lo = max(min(s for _, _, s, _ in ours), min(s for _, _, s, _ in theirs))
 hi = min(max(s for _, _, s, _ in ours), max(s for _, _, s, _ in theirs))
-print("\n| mean SSIM | conveyor bytes | sharp bytes | ratio |\n|---|---|---|---|")
+print("\nAt equal SSIM (each tool's curve interpolated linearly):\n")
+print("| mean SSIM | conveyor bytes | sharp bytes | ratio | conveyor median ms/image | sharp median ms/image |\n|---|---|---|---|---|---|")
 for t in (lo + (hi - lo) * k / 4 for k in range(1, 4)) if hi > lo else ():
     a, b = bytes_at(ours, t), bytes_at(theirs, t)
+    ta, tb = bytes_at(ours, t, 3), bytes_at(theirs, t, 3)
     if a and b:
-        print(f"| {t:.4f} | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
+        print(f"| {t:.4f} | {a:,.0f} | {b:,.0f} | {a / b:.2f} | {ta:.0f} | {tb:.0f} |")

@@ -51,6 +51,13 @@ pub struct Limits {
     /// three outputs of the largest size. Bounds what one small input can make a
     /// worker produce (a 1×1 PNG asked for 16 enlarged outputs).
     pub max_output_pixels_total: u64,
+    /// Most frames an animated input may have when the recipe keeps them all
+    /// (`animated: true`). Default 1 000 (sharp and libvips have no such limit; imgproxy's
+    /// `max_animation_frames` defaults to 1). With `animated: true`, `max_pixels` and
+    /// `max_output_pixels_total` also bound the sums over all frames, as sharp's
+    /// `limitInputPixels` bounds its stacked pages. Without `animated`, only the first
+    /// frame is decoded and this limit does not apply.
+    pub max_frames: u32,
 }
 
 impl Default for Limits {
@@ -67,6 +74,7 @@ impl Default for Limits {
             max_output_height: 30_000,
             max_output_pixels: 100_000_000,
             max_output_pixels_total: 300_000_000,
+            max_frames: 1_000,
         }
     }
 }
@@ -86,6 +94,7 @@ impl Limits {
             max_output_height: u32::MAX,
             max_output_pixels: u64::MAX,
             max_output_pixels_total: u64::MAX,
+            max_frames: u32::MAX,
         }
     }
 
@@ -151,6 +160,11 @@ impl Limits {
     /// Sets [`Limits::max_icc_bytes`].
     pub fn with_max_icc_bytes(mut self, v: u32) -> Self {
         self.max_icc_bytes = v;
+        self
+    }
+    /// Sets [`Limits::max_frames`].
+    pub fn with_max_frames(mut self, v: u32) -> Self {
+        self.max_frames = v;
         self
     }
 }

@@ -104,17 +104,25 @@ pub enum WarningKind {
     /// A PNG's `cICP` chunk names a colour space not converted here (HDR transfer
     /// functions, unknown codes): the ICC profile, if any, or sRGB was used instead.
     CicpIgnored,
+    /// With `animated: true`, an output in a format that holds one frame (JPEG, PNG,
+    /// AVIF) got the first frame of an animated input.
+    FramesDropped,
 }
 
 impl WarningKind {
     /// Every kind, in declaration order.
-    pub const ALL: [WarningKind; 2] = [WarningKind::IccIgnored, WarningKind::CicpIgnored];
+    pub const ALL: [WarningKind; 3] = [
+        WarningKind::IccIgnored,
+        WarningKind::CicpIgnored,
+        WarningKind::FramesDropped,
+    ];
 
     /// The stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
             WarningKind::IccIgnored => "icc_ignored",
             WarningKind::CicpIgnored => "cicp_ignored",
+            WarningKind::FramesDropped => "frames_dropped",
         }
     }
 }
@@ -148,7 +156,8 @@ pub struct InputInfo {
     /// The EXIF orientation found (1–8; 1 when none).
     pub orientation: u8,
     /// Frames in the file: more than 1 for an animated GIF, PNG (APNG) or WebP, of
-    /// which only the first is decoded; 1 otherwise.
+    /// which only the first is decoded unless the recipe says `animated: true`; 1
+    /// otherwise.
     #[serde(default = "one_frame")]
     pub frames: u32,
 }
@@ -198,6 +207,10 @@ pub struct OutputInfo {
     /// With `fit: "cover"` when it cropped: the part of the upright source kept.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crop: Option<CropBox>,
+    /// With `animated: true` and an animated input, for an animated WebP output: its
+    /// frame count.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub frames: Option<u32>,
 }
 
 /// Time spent per stage. Resize, encode and save are summed over all outputs.

@@ -25,6 +25,7 @@
 //! | `colour` | `srgb` \| `keep` | `srgb` | colour management (see [`ColourMode`]): `srgb` converts pixels with an embedded profile to sRGB; `keep` leaves them and embeds the source profile |
 //! | `fail_on` | `none` \| `truncated` \| `error` \| `warning` | `warning` | which damage refuses an input (sharp's `failOn`, see [`FailOn`]) |
 //! | `placeholder` | `thumbhash` \| `blurhash` | none | also compute a tiny blurred preview of the (oriented) image; the outcome's `placeholder` carries it (ThumbHash as base64, BlurHash as its own 4x3-component string) |
+//! | `animated` | bool | `false` | keep every frame of an animated GIF, APNG or WebP: WebP outputs become animated WebPs (the source's delays and loop count, every frame rendered with the same geometry, the output reports `frames`); other formats get the first frame and a `frames_dropped` warning. Every frame counts against the limits (`max_frames`; `max_pixels` and `max_output_pixels_total` summed over frames) and the memory estimate. Not allowed with `max_bytes` on a WebP output |
 //!
 //! Output spec:
 //!
@@ -104,6 +105,16 @@ pub struct Recipe {
         skip_serializing_if = "Option::is_none"
     )]
     pub placeholder: Option<Placeholder>,
+    /// Keep every frame of an animated input (GIF, APNG, animated WebP): WebP outputs
+    /// become animated WebPs with the source's frame delays and loop count, each frame
+    /// rendered with the same geometry; other formats get the first frame and a
+    /// `frames_dropped` warning. Every frame counts against the limits
+    /// ([`Limits::max_frames`](crate::Limits), and `max_pixels` and
+    /// `max_output_pixels_total` over all frames) and the memory estimate. Default
+    /// `false`: the first frame only, as sharp does without `animated`. A still input
+    /// gives still outputs either way. Not allowed with `max_bytes` on a WebP output.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub animated: bool,
 }
 
 /// Which placeholder to compute for [`Recipe::placeholder`].
@@ -591,6 +602,7 @@ impl Recipe {
             fail_on: FailOn::default(),
             colour: ColourMode::default(),
             placeholder: None,
+            animated: false,
         }
     }
 
@@ -624,6 +636,12 @@ impl Recipe {
         }
         for (i, out) in self.outputs.iter().enumerate() {
             out.validate(i)?;
+            if self.animated && out.max_bytes.is_some() && out.format == OutputFormat::Webp {
+                return Err(invalid(format!(
+                    "outputs[{i}].max_bytes: not supported on a WebP output with \
+                     animated: true (the budget would have to be shared among frames)"
+                )));
+            }
             // At most MAX_OUTPUTS names: a scan is cheaper than a hash set.
             if self.outputs[..i].iter().any(|o| o.name == out.name) {
                 return Err(invalid(format!(

@@ -444,9 +444,33 @@ fn outcomes_serialise_as_the_schema_says() {
         .wait();
     let v = serde_json::to_value(&full).unwrap();
     assert_eq!(keys(&v), expected("OutcomeOk", true));
+    // `frames` is for animated WebP outputs, which take no `max_bytes`: checked below.
     let mut all_but_path = expected("OutputInfo", true);
-    all_but_path.retain(|k| k != "path");
+    all_but_path.retain(|k| k != "path" && k != "frames");
     assert_eq!(keys(&v["outputs"][0]), all_but_path);
+    let mut gif = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
+        for i in 0..2u8 {
+            let img = image::RgbaImage::from_pixel(8, 8, image::Rgba([i * 200, 0, 0, 255]));
+            enc.encode_frame(image::Frame::new(img)).unwrap();
+        }
+    }
+    let recipe = conveyor::Recipe::from_json(
+        r#"{"animated":true,"outputs":[{"name":"a","format":"webp"}]}"#,
+    )
+    .unwrap();
+    let animated = pool
+        .submit(Job::new(gif).with_recipe(recipe))
+        .unwrap()
+        .wait();
+    let va = serde_json::to_value(&animated).unwrap();
+    assert!(va["ok"] == true, "{va}");
+    let mut with_frames = expected("OutputInfo", false);
+    with_frames.push("frames".into());
+    with_frames.sort_unstable();
+    assert_eq!(keys(&va["outputs"][0]), with_frames);
+    assert_eq!(va["outputs"][0]["frames"], 2);
     assert_eq!(keys(&v["outputs"][0]["crop"]), expected("CropBox", true));
     assert_eq!(keys(&v["timings"]), expected("Timings", true));
     let bad = pool.submit(Job::new(vec![1, 2, 3])).unwrap().wait();

@@ -457,3 +457,69 @@ fn conversion_cost() {
         (best[0] - best[1]) / 1000
     );
 }
+
+/// The colour-accuracy row of the side-by-side bench (`bench/colour/run.sh`): conveyor's
+/// conversion and other tools' (their sRGB PNGs of the same inputs, named
+/// `<input>.png` in a folder per tool) against LittleCMS (Pillow's ImageCms, the
+/// references), ΔE2000 mean and p99 per image and over all. `CONVEYOR_COLOUR_PEERS`
+/// names the tools: `sharp=/path,pyvips=/path`. A measurement, not a check: run with
+/// `cargo test -p conveyor --test colour peers_against_littlecms -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; bench/colour/run.sh runs it"]
+fn peers_against_littlecms() {
+    let peers: Vec<(String, PathBuf)> = std::env::var("CONVEYOR_COLOUR_PEERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(name, dir)| (name.to_string(), PathBuf::from(dir)))
+        .collect();
+    let limits = Limits::default();
+    let tools: Vec<&str> = std::iter::once("conveyor")
+        .chain(peers.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    let mut head = "| input |".to_string();
+    let mut rule = "|---|".to_string();
+    for t in &tools {
+        head += &format!(" {t} mean | {t} p99 |");
+        rule += "---|---|";
+    }
+    let mut table = vec![head, rule];
+    // Per tool: the means and p99s of the images it converted.
+    let mut all: Vec<Vec<(f64, f64)>> = vec![Vec::new(); tools.len()];
+    for case in cases() {
+        let name = case["input"].as_str().unwrap();
+        let want = image::load_from_memory(&read(case["reference"].as_str().unwrap()))
+            .unwrap()
+            .to_rgb8();
+        let ours = pixels(&run_with(&read(name), PNG, &limits));
+        let mut row = format!("| {name} |");
+        let mut results = vec![Some(compare(&ours, &want))];
+        for (_, dir) in &peers {
+            let theirs = std::fs::read(dir.join(format!("{name}.png")))
+                .ok()
+                .and_then(|b| image::load_from_memory(&b).ok())
+                .map(|i| i.to_rgb8())
+                .filter(|i| i.dimensions() == want.dimensions());
+            results.push(theirs.map(|t| compare(&t, &want)));
+        }
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Some((mean, p99, _)) => {
+                    row += &format!(" {mean:.2} | {p99:.2} |");
+                    all[i].push((mean, p99));
+                }
+                None => row += " - | - |",
+            }
+        }
+        table.push(row);
+    }
+    let mut row = "| **all (mean of means, worst p99)** |".to_string();
+    for per in &all {
+        let mean = per.iter().map(|r| r.0).sum::<f64>() / per.len().max(1) as f64;
+        let worst = per.iter().map(|r| r.1).fold(0.0, f64::max);
+        row += &format!(" {mean:.2} | {worst:.2} |");
+    }
+    table.push(row);
+    println!("{}", table.join("\n"));
+    assert!(!all[0].is_empty());
+}

@@ -67,6 +67,24 @@ fn palette_png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// An animated GIF of 60x40 whose three frames are red, green and blue, 100 ms each,
+/// looping forever.
+fn animated_gif() -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut out);
+        enc.set_repeat(image::codecs::gif::Repeat::Infinite)
+            .unwrap();
+        for c in [[230, 20, 20, 255], [20, 230, 20, 255], [20, 20, 230, 255]] {
+            let img = image::RgbaImage::from_pixel(60, 40, image::Rgba(c));
+            let delay = image::Delay::from_numer_denom_ms(100, 1);
+            enc.encode_frame(image::Frame::from_parts(img, 0, 0, delay))
+                .unwrap();
+        }
+    }
+    out
+}
+
 /// A fixture made by `testdata/jpeg/make.sh` (libjpeg-turbo's cjpeg), copied.
 fn made_by_cjpeg(name: &str) -> Vec<u8> {
     std::fs::read(root().join("jpeg").join(name)).unwrap()
@@ -99,6 +117,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
             encode(&rgb(100, 100), ImageFormat::WebP),
         ),
         ("gradient_64x32.bmp", encode(&rgb(64, 32), ImageFormat::Bmp)),
+        ("animated_3f_60x40.gif", animated_gif()),
         (
             "gradient_80x60.tiff",
             encode(&rgb(80, 60), ImageFormat::Tiff),
@@ -323,6 +342,10 @@ fn every_vector_gives_the_expected_outcome() {
                         (got.format.extension(), got.width, got.height),
                         "{name}: bytes match the report"
                     );
+                    // Optional: an animated output's frame count (replayed here only).
+                    if let Some(frames) = want.get("frames") {
+                        assert_eq!(got.frames.map(u64::from), frames.as_u64(), "{name}");
+                    }
                     check_pixels(name, want, got.data.as_ref().unwrap());
                 }
             }

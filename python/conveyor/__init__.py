@@ -89,6 +89,8 @@ class Output:
     #: With ``fit: "cover"`` when it cropped: ``{"left", "top", "width", "height"}`` in
     #: the upright source's pixels.
     crop: Optional[dict[str, int]] = None
+    #: With ``animated: true``, for an animated WebP output: its frame count.
+    frames: Optional[int] = None
     data: Optional[bytes] = None
 
 
@@ -246,7 +248,8 @@ def _convert(r: _native.CJobResult) -> Union[Result, ConveyorError]:
         outputs.append(Output(
             name=_text(o.name) or "", format=_text(o.format) or "", width=o.width, height=o.height,
             byte_len=o.len, path=_text(o.path), quality=extra.get("quality"),
-            encodes=extra.get("encodes"), crop=extra.get("crop"), data=data,
+            encodes=extra.get("encodes"), crop=extra.get("crop"), frames=extra.get("frames"),
+            data=data,
         ))
     return Result(
         job_id=r.job_id,

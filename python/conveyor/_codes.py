@@ -47,7 +47,7 @@ EVENT_TYPES: tuple[str, ...] = ("job_queued", "job_rejected", "job_started", "jo
 #: The fields of each object conveyor shows, in order (the result classes mirror them).
 FIELDS: dict[str, tuple[str, ...]] = {
     "InputInfo": ("format", "width", "height", "byte_len", "orientation", "frames",),
-    "OutputInfo": ("name", "format", "width", "height", "byte_len", "path", "quality", "encodes", "crop",),
+    "OutputInfo": ("name", "format", "width", "height", "byte_len", "path", "quality", "encodes", "crop", "frames",),
     "CropBox": ("left", "top", "width", "height",),
     "Timings": ("queued_us", "decode_us", "resize_us", "encode_us", "save_us", "total_us",),
     "ErrorInfo": ("code", "numeric_code", "stage", "message",),

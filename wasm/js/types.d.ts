@@ -67,7 +67,8 @@ export type ColourMode =
 /** The stable snake_case name of a warning (something a job worked around). */
 export type WarningCode =
   | 'icc_ignored'
-  | 'cicp_ignored';
+  | 'cicp_ignored'
+  | 'frames_dropped';
 
 /** Which placeholder to compute (a tiny blurred preview). */
 export type Placeholder =
@@ -96,6 +97,8 @@ export interface Recipe {
   colour?: ColourMode;
   /** Also compute this placeholder; the outcome's placeholder carries it. */
   placeholder?: Placeholder;
+  /** Keep every frame of an animated input: WebP outputs are animated, others get the first frame and a frames_dropped warning. Default false. */
+  animated?: boolean;
 }
 
 /** One output of a recipe. */
@@ -154,6 +157,8 @@ export interface Limits {
   max_output_pixels?: number;
   /** Largest sum of width x height over a recipe's outputs. Default 300000000. */
   max_output_pixels_total?: number;
+  /** Most frames of an animated input kept with animated: true. Default 1000. */
+  max_frames?: number;
 }
 
 /** The live settings that reload replaces as a whole. */
@@ -202,7 +207,7 @@ export interface InputInfo {
   byte_len: number;
   /** The EXIF orientation found (1 to 8; 1 when none). */
   orientation: number;
-  /** Frames in the file (more than 1 for an animation; the first is used). */
+  /** Frames in the file (more than 1 for an animation; the first is used unless animated: true). */
   frames: number;
 }
 
@@ -226,6 +231,8 @@ export interface OutputInfo {
   encodes?: number;
   /** With fit "cover", when it cropped: the part of the upright source kept. */
   crop?: CropBox;
+  /** With animated: true, for an animated WebP output: its frame count. */
+  frames?: number;
 }
 
 /** A box in the upright (oriented) source's pixels. */

@@ -106,6 +106,20 @@ fn every_vector_gives_the_native_outcome_and_pixels() {
                         .unwrap_or_else(|e| panic!("{name}/{}: {e}", got.name))
                         .to_rgba8();
                     assert_eq!(decoded.dimensions(), (got.width, got.height), "{name}");
+                    // An animated WebP (the pure-Rust encoder's frames in conveyor's
+                    // container): every frame decodes, at the output's size.
+                    if let Some(frames) = want.get("frames").and_then(Value::as_u64) {
+                        use image::AnimationDecoder as _;
+                        assert_eq!(got.frames.map(u64::from), Some(frames), "{name}");
+                        let dec =
+                            image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes))
+                                .unwrap();
+                        let all = dec.into_frames().collect_frames().unwrap();
+                        assert_eq!(all.len() as u64, frames, "{name}");
+                        for f in &all {
+                            assert_eq!(f.buffer().dimensions(), (got.width, got.height));
+                        }
+                    }
                     let Some(floor) = want.get("psnr_min").and_then(Value::as_f64) else {
                         continue;
                     };

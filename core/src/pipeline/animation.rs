@@ -1,6 +1,8 @@
-//! Animated inputs: how many frames a GIF, APNG or WebP holds, counted from the
-//! container's structure without decoding any pixels. The pipeline decodes only the
-//! first frame and reports the count in the outcome's `input.frames`.
+//! Animated inputs: how many frames a GIF, APNG or WebP holds and how often it loops,
+//! read from the container's structure without decoding any pixels. Without
+//! `animated: true` the pipeline decodes only the first frame and reports the count in
+//! the outcome's `input.frames`; with it, `animated.rs` checks the count against the
+//! limits before decoding any frame.
 //!
 //! Each walk is linear in the input, reads only inside it and stops at the first
 //! damage (a truncated or malformed file counts the frames seen so far, at least 1);
@@ -17,6 +19,79 @@ pub(crate) fn count_frames(format: InputFormat, data: &[u8]) -> u32 {
         _ => 1,
     };
     n.max(1)
+}
+
+/// How many times the animation plays, as WebP's `ANIM` chunk says it: 0 for forever.
+/// GIF: the NETSCAPE2.0 extension's count (absent: 1, as browsers play such a GIF
+/// once); APNG: `acTL`'s `num_plays`; WebP: `ANIM`'s count. Counts past 65535 (APNG)
+/// become 0.
+pub(crate) fn loop_count(format: InputFormat, data: &[u8]) -> u16 {
+    match format {
+        InputFormat::Gif => gif_loops(data),
+        InputFormat::Png => find_png_chunk(data, b"acTL")
+            .and_then(|c| c.get(4..8))
+            .map_or(0, |b| {
+                u16::try_from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
+            }),
+        InputFormat::Webp => find_webp_chunk(data, b"ANIM")
+            .and_then(|c| c.get(4..6))
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]])),
+        _ => 1,
+    }
+}
+
+/// The background colour an animated WebP declares (`ANIM`, as B, G, R, A), if any.
+pub(crate) fn webp_background(data: &[u8]) -> Option<[u8; 4]> {
+    let c = find_webp_chunk(data, b"ANIM")?;
+    Some([*c.first()?, *c.get(1)?, *c.get(2)?, *c.get(3)?])
+}
+
+/// The NETSCAPE2.0 (or ANIMEXTS1.0) loop count of a GIF; 1 when it has none.
+fn gif_loops(data: &[u8]) -> u16 {
+    for app in [&b"NETSCAPE2.0"[..], b"ANIMEXTS1.0"] {
+        // Extension introducer, application label, block size 11, the identifier, then
+        // the sub-block: size 3, id 1, the count (little-endian).
+        if let Some(at) = data
+            .windows(14)
+            .position(|w| w[..3] == [0x21, 0xFF, 0x0B] && &w[3..] == app)
+        {
+            if let Some(b) = data.get(at + 14..at + 18) {
+                if b[0] == 3 && b[1] == 1 {
+                    return u16::from_le_bytes([b[2], b[3]]);
+                }
+            }
+        }
+    }
+    1
+}
+
+/// The body of the first PNG chunk of this kind before the image data.
+fn find_png_chunk<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 8usize;
+    while let Some(head) = data.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if &head[4..8] == kind {
+            return data.get(at + 8..at.checked_add(8)?.checked_add(len)?);
+        }
+        if &head[4..8] == b"IDAT" || &head[4..8] == b"IEND" {
+            return None;
+        }
+        at = at.checked_add(12)?.checked_add(len)?;
+    }
+    None
+}
+
+/// The body of the first top-level WebP chunk of this kind.
+fn find_webp_chunk<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 12usize;
+    while let Some(head) = data.get(at..at + 8) {
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        if &head[..4] == kind {
+            return data.get(at + 8..at.checked_add(8)?.checked_add(len)?);
+        }
+        at = at.checked_add(8)?.checked_add(len + (len & 1))?;
+    }
+    None
 }
 
 /// Counts image descriptors (`0x2C`), skipping extensions and image data sub-blocks.

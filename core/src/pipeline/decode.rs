@@ -471,6 +471,50 @@ pub(crate) fn decode(
     }
 }
 
+/// The frames of an animated GIF, APNG or WebP, each the whole canvas in RGBA with the
+/// earlier frames composited under it (the `image` decoders' animation iterators), for
+/// `animated: true`. The decoders read through [`Input`], so a running frame notices
+/// the job's deadline or a cancel, and take the limits as the still decoders do (a
+/// PNG's iCCP chunks are hidden from them, as in [`probe`]).
+pub(crate) fn frames<'a>(
+    format: InputFormat,
+    data: &'a [u8],
+    limits: &Limits,
+    watch: &'a Watch<'a>,
+) -> Result<image::Frames<'a>, Error> {
+    use image::AnimationDecoder as _;
+    let stopped_or = |e: ImageError| {
+        watch
+            .stopped()
+            .unwrap_or_else(|| map_image_error(format, e, limits))
+    };
+    match format {
+        InputFormat::Gif => {
+            let mut d =
+                image::codecs::gif::GifDecoder::new(Input::new(data, watch)).map_err(stopped_or)?;
+            d.set_limits(image_limits(limits)).map_err(stopped_or)?;
+            Ok(d.into_frames())
+        }
+        InputFormat::Png => {
+            let (hidden, _) = png_icc(data, false, limits.max_icc_bytes);
+            let input = Input::with_hidden(data, &hidden, watch);
+            let d = image::codecs::png::PngDecoder::with_limits(input, image_limits(limits))
+                .map_err(stopped_or)?;
+            Ok(d.apng().map_err(stopped_or)?.into_frames())
+        }
+        InputFormat::Webp => {
+            let mut d = image::codecs::webp::WebPDecoder::new(Input::new(data, watch))
+                .map_err(stopped_or)?;
+            d.set_limits(image_limits(limits)).map_err(stopped_or)?;
+            Ok(d.into_frames())
+        }
+        other => Err(err(
+            ErrorKind::UnsupportedFormat,
+            format!("{other} input has no frames to animate"),
+        )),
+    }
+}
+
 #[cfg(feature = "mozjpeg")]
 fn decode_jpeg(
     h: &JpegHeader,

@@ -15,7 +15,9 @@
 //!   size for PNG and lossless WebP, half of it for lossy formats).
 //!
 //! Plus, when the recipe asks for smart crops or a placeholder, the analysis image and
-//! its maps ([`analysis_bytes`]), and a fixed allowance for codec state. It is meant to be an upper bound for the
+//! its maps ([`analysis_bytes`]), and a fixed allowance for codec state. With
+//! `animated: true` and an animated input, `animated.rs` adds the decoder's canvases and
+//! every frame's encoding to this one-frame estimate. It is meant to be an upper bound for the
 //! common layouts; `core/examples/memory.rs` compares it with the measured peak over a
 //! corpus (the README has the table).
 

@@ -6,6 +6,7 @@
 //! which the caller can stop the job (cancellation, deadlines).
 
 mod analysis;
+mod animated;
 mod animation;
 mod avif;
 mod budget_encode;
@@ -29,6 +30,7 @@ mod placeholder;
 mod render;
 mod save;
 mod smartcrop;
+mod webp_anim;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::sweep;
@@ -190,6 +192,20 @@ pub(crate) fn execute(
         .collect();
     // Outputs are bounded like inputs, before anything is allocated.
     geometry::check(&recipe.outputs, &plans, (uw, uh), ctx.limits)?;
+    if animated::wanted(recipe, &header.info) {
+        // Every frame, with its own limits and estimate (animated.rs).
+        return animated::execute(
+            data,
+            recipe,
+            ctx,
+            checkpoint,
+            header,
+            orientation,
+            plans,
+            timings,
+            t,
+        );
+    }
     // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
     // at least its own resolution; Lanczos then does the rest).
     let shrink = plans
@@ -376,6 +392,7 @@ pub(crate) fn execute(
             quality: encoded.quality,
             encodes: encoded.encodes,
             crop: plan.crop.map(analysis::crop_box),
+            frames: None,
         };
         match staging.as_mut() {
             Some(staging) => {

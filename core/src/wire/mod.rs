@@ -208,6 +208,7 @@ mod tests {
                 quality: None,
                 encodes: None,
                 crop: None,
+                frames: None,
             }],
             timings: Timings::default(),
             memory_estimate: 64,

@@ -339,6 +339,11 @@ const OBJECTS: &[Object] = &[
                 Enum("Placeholder"),
                 "Also compute this placeholder; the outcome's placeholder carries it.",
             ),
+            opt(
+                "animated",
+                Bool,
+                "Keep every frame of an animated input: WebP outputs are animated, others get the first frame and a frames_dropped warning. Default false.",
+            ),
         ],
     },
     Object {
@@ -446,6 +451,11 @@ const OBJECTS: &[Object] = &[
                 Uint,
                 "Largest sum of width x height over a recipe's outputs. Default 300000000.",
             ),
+            opt(
+                "max_frames",
+                Uint,
+                "Most frames of an animated input kept with animated: true. Default 1000.",
+            ),
         ],
     },
     Object {
@@ -532,7 +542,7 @@ const OBJECTS: &[Object] = &[
             f(
                 "frames",
                 Uint,
-                "Frames in the file (more than 1 for an animation; the first is used).",
+                "Frames in the file (more than 1 for an animation; the first is used unless animated: true).",
             ),
         ],
     },
@@ -561,6 +571,11 @@ const OBJECTS: &[Object] = &[
                 "crop",
                 Named("CropBox"),
                 "With fit \"cover\", when it cropped: the part of the upright source kept.",
+            ),
+            opt(
+                "frames",
+                Uint,
+                "With animated: true, for an animated WebP output: its frame count.",
             ),
         ],
     },
