@@ -72,16 +72,11 @@ fn main() {
             small.clone(),
             enlarge(OutputFormat::Jpeg, false),
         ),
-        (
-            "100 MP progressive JPEG out",
-            "encode",
-            small.clone(),
-            {
-                let mut r = enlarge(OutputFormat::Jpeg, false);
-                r.outputs[0].progressive = true;
-                r
-            },
-        ),
+        ("100 MP progressive JPEG out", "encode", small.clone(), {
+            let mut r = enlarge(OutputFormat::Jpeg, false);
+            r.outputs[0].progressive = true;
+            r
+        }),
         (
             "100 MP PNG out",
             "encode",
