@@ -10,8 +10,9 @@ use crate::config::ClusterConfig;
 /// Cluster flags, for `#[command(flatten)]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClusterArgs {
-    /// Object store for inputs and outputs: `file:///abs/dir` or `s3://bucket[/prefix]`
-    /// (S3 settings from AWS_* variables or `?endpoint=..&region=..`).
+    /// Object store for inputs and outputs: `file:///abs/dir`, `s3://bucket[/prefix]`
+    /// (S3 settings from AWS_* variables or `?endpoint=..&region=..`) or
+    /// `jetstream://bucket` (the NATS server's own object store).
     #[arg(long = "store", env = "CONVEYOR_STORE")]
     pub store: Option<String>,
     /// Prefix of the cluster's stream, consumer, bucket and subjects.

@@ -131,6 +131,9 @@ impl ClusterClient {
         name: &str,
     ) -> Result<ClusterClient, ClusterError> {
         let topo = Topology::open(&nats, &cfg).await?;
+        store
+            .bind(&async_nats::jetstream::new(nats.clone()))
+            .await?;
         let (recorded, _) = broadcast::channel(1024);
         let watcher = tokio::spawn(watch_outcomes(topo.outcomes.clone(), recorded.clone()));
         Ok(ClusterClient {

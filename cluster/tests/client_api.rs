@@ -18,6 +18,16 @@ fn s3_store(s3: &S3) -> Store {
     Store::from_url(&s3.store_url()).unwrap()
 }
 
+/// Waits (up to 5 s) for the worker to delete job `id`'s input, which it does just
+/// after recording the outcome the client has seen.
+async fn input_goes(store: &Store, id: &str) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while store.get(&format!("inputs/{id}")).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < until, "input {id} stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_s3_store_writes_reads_lists_and_deletes() {
     let s3 = tokio::task::spawn_blocking(S3::start).await.unwrap();
@@ -120,7 +130,7 @@ async fn submit_wait_and_duplicates_give_one_outcome() {
     );
     assert_eq!(&large[..2], b"\xff\xd8");
     // The input is gone once the outcome is recorded.
-    assert_eq!(store.get(&format!("inputs/{id}")).await.unwrap(), None);
+    input_goes(&store, &id).await;
 
     // A bad image fails like in the pool, with the wire error.
     let bad = client
@@ -139,6 +149,86 @@ async fn submit_wait_and_duplicates_give_one_outcome() {
 
     // Cancelling a finished job leaves its outcome as it was.
     assert!(client.cancel(&id).await.unwrap().outcome.ok);
+    let _ = stop_tx.send(true);
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jetstream_store_keeps_inputs_and_outputs_in_nats() {
+    let nats = Nats::start();
+    let store = Store::from_url("jetstream://conveyor_files").unwrap();
+    // Unbound, it says how to open it.
+    let e = store.get("inputs/x").await.unwrap_err().to_string();
+    assert!(e.contains("ClusterClient"), "{e}");
+    let cfg = ClusterConfig {
+        ack_wait: Duration::from_secs(2),
+        ..ClusterConfig::default()
+    };
+    let client = ClusterClient::connect(&nats.url(), store.clone(), cfg.clone())
+        .await
+        .unwrap();
+    // The basic operations, on the bucket the client created.
+    store
+        .put("outputs/t/a.jpg", Bytes::from_static(b"abc"))
+        .await
+        .unwrap();
+    store
+        .put("outputs/t/b.webp", Bytes::from_static(b"de"))
+        .await
+        .unwrap();
+    assert_eq!(store.get("outputs/t/a.jpg").await.unwrap().unwrap(), "abc");
+    assert_eq!(store.get("outputs/t/none").await.unwrap(), None);
+    assert_eq!(
+        store.list("outputs/t").await.unwrap(),
+        ["outputs/t/a.jpg", "outputs/t/b.webp"]
+    );
+    assert_eq!(store.delete_prefix("outputs/t").await.unwrap(), 2);
+    assert!(store.list("outputs/t").await.unwrap().is_empty());
+    store.delete("outputs/t/a.jpg").await.unwrap();
+
+    // A job through a worker whose own store handle is bound by its own client.
+    let worker_store = Store::from_url("jetstream://conveyor_files").unwrap();
+    let worker_client = ClusterClient::connect(&nats.url(), worker_store, cfg)
+        .await
+        .unwrap();
+    let pool = Arc::new(
+        Pool::builder()
+            .workers(1)
+            .queue_capacity(2)
+            .build()
+            .unwrap(),
+    );
+    let worker = Worker::new(
+        worker_client,
+        pool,
+        WorkerOptions {
+            name: "js".into(),
+            concurrency: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(stop_rx, Duration::from_secs(5)));
+    let photo = vector("photo_640x480.jpg");
+    let accepted = client.submit(Submission::new(photo)).await.unwrap();
+    let rec = client.wait(&accepted).await.unwrap();
+    assert!(rec.outcome.ok, "{:?}", rec.outcome.error);
+    let id = &accepted.id;
+    assert_eq!(
+        store.list(&format!("outputs/{id}")).await.unwrap(),
+        [
+            format!("outputs/{id}/large.jpg"),
+            format!("outputs/{id}/thumb.webp")
+        ]
+    );
+    let large = client.read_output(id, "large.jpg").await.unwrap().unwrap();
+    assert_eq!(
+        large.len() as u64,
+        rec.outcome.outputs.as_ref().unwrap()[0].byte_len
+    );
+    assert_eq!(&large[..2], b"\xff\xd8");
+    input_goes(&store, id).await;
     let _ = stop_tx.send(true);
     running.await.unwrap().unwrap();
 }

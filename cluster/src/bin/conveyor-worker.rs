@@ -87,7 +87,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .cluster
         .store
         .as_deref()
-        .ok_or("--store is required (file:///abs/dir or s3://bucket)")?;
+        .ok_or("--store is required (file:///abs/dir, s3://bucket or jetstream://bucket)")?;
     let store = Store::from_url(store_url)?;
     let pool = Arc::new(Pool::from_config(config)?);
     let name = args

@@ -353,7 +353,7 @@ fn run_cluster(
         .cluster
         .store
         .clone()
-        .ok_or("--nats needs --store (file:///abs/dir or s3://bucket)")?;
+        .ok_or("--nats needs --store (file:///abs/dir, s3://bucket or jetstream://bucket)")?;
     let store = conveyor_cluster::Store::from_url(&store_url)?;
     let mut cfg = args.cluster.config();
     if let Some(l) = loaded.pool.limits {
