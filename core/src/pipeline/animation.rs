@@ -22,8 +22,9 @@ pub(crate) fn count_frames(format: InputFormat, data: &[u8]) -> u32 {
 }
 
 /// How many times the animation plays, as WebP's `ANIM` chunk says it: 0 for forever.
-/// GIF: the NETSCAPE2.0 extension's count (absent: 1, as browsers play such a GIF
-/// once); APNG: `acTL`'s `num_plays`; WebP: `ANIM`'s count. Counts past 65535 (APNG)
+/// GIF: the NETSCAPE2.0 extension's count of *repeats* plus the first play, as
+/// libwebp's gif2webp converts it (absent: 1, as browsers play such a GIF once; 0 and
+/// 65535 stay); APNG: `acTL`'s `num_plays`; WebP: `ANIM`'s count. Counts past 65535 (APNG)
 /// become 0.
 pub(crate) fn loop_count(format: InputFormat, data: &[u8]) -> u16 {
     match format {
@@ -57,7 +58,11 @@ fn gif_loops(data: &[u8]) -> u16 {
         {
             if let Some(b) = data.get(at + 14..at + 18) {
                 if b[0] == 3 && b[1] == 1 {
-                    return u16::from_le_bytes([b[2], b[3]]);
+                    // GIF counts repeats after the first play; WebP counts plays.
+                    return match u16::from_le_bytes([b[2], b[3]]) {
+                        n @ (0 | u16::MAX) => n,
+                        n => n + 1,
+                    };
                 }
             }
         }

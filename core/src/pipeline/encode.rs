@@ -8,8 +8,9 @@
 //! here (WebP gets its ICCP chunk from `colour.rs`).
 //!
 //! Encoders notice the job's deadline and cancel while they run, as the decoders do:
-//! libjpeg and the PNG encoder take their rows in bands with a check in between, libwebp
-//! asks through its progress hook, and the pure-Rust JPEG encoder's output passes
+//! libjpeg runs the check from its progress monitor every 16 rows of work in every pass,
+//! the PNG encoder takes its rows in bands with a check in between, libwebp asks through
+//! its progress hook, and the pure-Rust JPEG encoder's output passes
 //! through a writer that checks every [`CHECK_EVERY`] bytes. The AVIF encoder (rav1e)
 //! and the pure-Rust WebP encoder (wasm builds) run to their end once started: they are
 //! asked once, before.

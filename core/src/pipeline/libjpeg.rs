@@ -147,6 +147,10 @@ pub(crate) fn decode(
     }
 }
 
+/// Profile bytes per APP2 marker: 65,535 less the length field, "ICC_PROFILE\0" and
+/// the sequence number and count.
+const ICC_PER_MARKER: usize = 65_519;
+
 /// How an encode ended without a file.
 pub(crate) enum EncodeFailure {
     /// The job's check said stop; its error, as it is.
@@ -263,6 +267,12 @@ pub(crate) fn encode(
     // JDIMENSION is u32, as the pixels' sizes are; libjpeg refuses more than 65500.
     let (width, height): (ffi::JDIMENSION, ffi::JDIMENSION) = (px.width, px.height);
     let stride = px.width as usize * components;
+    if icc.is_some_and(|icc| icc.len() > ICC_PER_MARKER * 255) {
+        return Err(EncodeFailure::Failed(format!(
+            "an ICC profile of {} bytes does not fit in JPEG's 255 APP2 markers",
+            icc.map_or(0, <[u8]>::len)
+        )));
+    }
     // SAFETY: a zeroed manager is what `jpeg_std_error` expects to fill in.
     let mut err: ffi::jpeg_error_mgr = unsafe { std::mem::zeroed() };
     // SAFETY: `err` is a valid, writable manager.
@@ -330,13 +340,14 @@ pub(crate) fn encode(
             }
             ffi::jpeg_start_compress(cinfo, 1);
             if let Some(icc) = icc {
-                // APP2 "ICC_PROFILE\0", sequence number, count, then at most 65519 bytes
-                // of the profile per marker (the ICC spec's embedding, as libjpeg's
-                // jpeg_write_icc_profile does).
-                let chunks = icc.chunks(65_519);
-                let count = chunks.len().min(255) as u8;
-                let mut marker = Vec::with_capacity(65_533);
-                for (i, chunk) in chunks.take(255).enumerate() {
+                // APP2 "ICC_PROFILE\0", sequence number, count, then at most
+                // ICC_PER_MARKER bytes of the profile per marker (the ICC spec's
+                // embedding, as libjpeg's jpeg_write_icc_profile does); at most 255
+                // markers (checked above).
+                let chunks = icc.chunks(ICC_PER_MARKER);
+                let count = chunks.len() as u8;
+                let mut marker = Vec::with_capacity(ICC_PER_MARKER + 14);
+                for (i, chunk) in chunks.enumerate() {
                     marker.clear();
                     marker.extend_from_slice(b"ICC_PROFILE\0");
                     marker.extend([i as u8 + 1, count]);

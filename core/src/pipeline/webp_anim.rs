@@ -72,7 +72,11 @@ pub(crate) fn frame_chunks(still: &[u8]) -> Option<(Vec<u8>, bool)> {
                 alpha |= bits >> 28 & 1 == 1;
                 out.extend_from_slice(&still[at..end]);
             }
-            _ => {}
+            // Other chunks (ICCP, EXIF, XMP) are left out, padding byte included.
+            _ => {
+                at = padded;
+                continue;
+            }
         }
         if len & 1 == 1 {
             out.push(0);
@@ -210,5 +214,19 @@ mod tests {
         assert!(frame_chunks(b"RIFF\0\0\0\0WAVEfmt ").is_none());
         assert!(frame_chunks(b"RIFF\x04\0\0\0WEBP").is_none());
         assert!(frame_chunks(&[]).is_none());
+    }
+
+    #[test]
+    fn chunks_left_out_take_their_padding_with_them() {
+        // VP8X, an ICCP chunk of odd length (padded), then a VP8L chunk of 6 bytes.
+        let mut still = b"RIFF\0\0\0\0WEBP".to_vec();
+        still.extend(b"VP8X\x0a\0\0\0");
+        still.extend([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        still.extend(b"ICCP\x03\0\0\0abc\0");
+        let vp8l = b"VP8L\x06\0\0\0\x2f\0\0\0\0\0";
+        still.extend(vp8l);
+        let (chunks, alpha) = frame_chunks(&still).unwrap();
+        assert_eq!(chunks, vp8l);
+        assert!(!alpha);
     }
 }
