@@ -132,7 +132,7 @@ impl ClusterClient {
     ) -> Result<ClusterClient, ClusterError> {
         let topo = Topology::open(&nats, &cfg).await?;
         store
-            .bind(&async_nats::jetstream::new(nats.clone()))
+            .bind(&async_nats::jetstream::new(nats.clone()), cfg.outcome_ttl)
             .await?;
         let (recorded, _) = broadcast::channel(1024);
         let watcher = tokio::spawn(watch_outcomes(topo.outcomes.clone(), recorded.clone()));

@@ -62,6 +62,9 @@ impl std::fmt::Debug for Backend {
     }
 }
 
+/// How long a read from a JetStream bucket waits for its next chunk.
+const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A JetStream object store handle.
 type JsObjects = async_nats::jetstream::object_store::ObjectStore;
 
@@ -151,9 +154,15 @@ impl Store {
         })
     }
 
-    /// Opens a `jetstream://` store's bucket on `js` (creating it, with file storage,
-    /// if missing); does nothing for other stores or when already bound.
-    pub async fn bind(&self, js: &async_nats::jetstream::Context) -> Result<(), ClusterError> {
+    /// Opens a `jetstream://` store's bucket on `js`, creating it if missing with file
+    /// storage and objects that expire after `max_age` (the outcome records' TTL: an
+    /// output is served only while its record stands, and the markers JetStream leaves
+    /// for deleted inputs go too); does nothing for other stores or when already bound.
+    pub async fn bind(
+        &self,
+        js: &async_nats::jetstream::Context,
+        max_age: std::time::Duration,
+    ) -> Result<(), ClusterError> {
         let Backend::JetStream { bucket, bound } = &self.inner else {
             return Ok(());
         };
@@ -166,6 +175,7 @@ impl Store {
                             bucket: bucket.clone(),
                             description: Some("conveyor inputs and outputs".into()),
                             storage: async_nats::jetstream::stream::StorageType::File,
+                            max_age,
                             ..Default::default()
                         })
                         .await
@@ -223,13 +233,26 @@ impl Store {
                     Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(ClusterError::store(e)),
                 };
+                // The size comes from the object's metadata: reserve at most 64 MiB up
+                // front and grow from there.
                 let mut buf = Vec::new();
-                buf.try_reserve(object.info().size)
+                buf.try_reserve(object.info().size.min(64 << 20))
                     .map_err(ClusterError::store)?;
-                object
-                    .read_to_end(&mut buf)
-                    .await
-                    .map_err(ClusterError::store)?;
+                // An object deleted or overwritten while it is read never sends its
+                // last chunk: bound the wait for each chunk instead of hanging.
+                loop {
+                    match tokio::time::timeout(CHUNK_WAIT, object.read_buf(&mut buf)).await {
+                        Ok(Ok(0)) => break,
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(ClusterError::store(e)),
+                        Err(_) => {
+                            return Err(ClusterError::Store(format!(
+                                "{key}: no data from the JetStream store for {} s (deleted while read?)",
+                                CHUNK_WAIT.as_secs()
+                            )))
+                        }
+                    }
+                }
                 Ok(Some(Bytes::from(buf)))
             }
             Which::Objects(o) => match o.get(&ObjPath::from(key)).await {

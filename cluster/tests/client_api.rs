@@ -18,20 +18,8 @@ fn s3_store(s3: &S3) -> Store {
     Store::from_url(&s3.store_url()).unwrap()
 }
 
-/// Waits (up to 5 s) for the worker to delete job `id`'s input, which it does just
-/// after recording the outcome the client has seen.
-async fn input_goes(store: &Store, id: &str) {
-    let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    while store.get(&format!("inputs/{id}")).await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < until, "input {id} stays");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_s3_store_writes_reads_lists_and_deletes() {
-    let s3 = tokio::task::spawn_blocking(S3::start).await.unwrap();
-    let store = s3_store(&s3);
+/// Put, get, list, delete of a prefix and of a missing key, on any store.
+async fn writes_reads_lists_and_deletes(store: &Store) {
     store
         .put("outputs/x/a.jpg", Bytes::from_static(b"abc"))
         .await
@@ -48,6 +36,24 @@ async fn the_s3_store_writes_reads_lists_and_deletes() {
     );
     assert_eq!(store.delete_prefix("outputs/x").await.unwrap(), 2);
     assert!(store.list("outputs/x").await.unwrap().is_empty());
+    store.delete("outputs/x/a.jpg").await.unwrap();
+}
+
+/// Waits (up to 5 s) for the worker to delete job `id`'s input, which it does just
+/// after recording the outcome the client has seen.
+async fn input_goes(store: &Store, id: &str) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while store.get(&format!("inputs/{id}")).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < until, "input {id} stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_store_writes_reads_lists_and_deletes() {
+    let s3 = tokio::task::spawn_blocking(S3::start).await.unwrap();
+    let store = s3_store(&s3);
+    writes_reads_lists_and_deletes(&store).await;
     // The objects live under the URL's prefix in the bucket.
     store
         .put("inputs/y", Bytes::from_static(b"1"))
@@ -168,23 +174,7 @@ async fn the_jetstream_store_keeps_inputs_and_outputs_in_nats() {
         .await
         .unwrap();
     // The basic operations, on the bucket the client created.
-    store
-        .put("outputs/t/a.jpg", Bytes::from_static(b"abc"))
-        .await
-        .unwrap();
-    store
-        .put("outputs/t/b.webp", Bytes::from_static(b"de"))
-        .await
-        .unwrap();
-    assert_eq!(store.get("outputs/t/a.jpg").await.unwrap().unwrap(), "abc");
-    assert_eq!(store.get("outputs/t/none").await.unwrap(), None);
-    assert_eq!(
-        store.list("outputs/t").await.unwrap(),
-        ["outputs/t/a.jpg", "outputs/t/b.webp"]
-    );
-    assert_eq!(store.delete_prefix("outputs/t").await.unwrap(), 2);
-    assert!(store.list("outputs/t").await.unwrap().is_empty());
-    store.delete("outputs/t/a.jpg").await.unwrap();
+    writes_reads_lists_and_deletes(&store).await;
 
     // A job through a worker whose own store handle is bound by its own client.
     let worker_store = Store::from_url("jetstream://conveyor_files").unwrap();
