@@ -18,6 +18,33 @@ fn s3_store(s3: &S3) -> Store {
     Store::from_url(&s3.store_url()).unwrap()
 }
 
+/// Starts an in-process worker (one pool thread) named `name`; send `true` to stop it.
+async fn start_worker(
+    client: ClusterClient,
+    name: &str,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), conveyor_cluster::ClusterError>>,
+) {
+    let pool = Arc::new(
+        Pool::builder()
+            .workers(1)
+            .queue_capacity(2)
+            .build()
+            .unwrap(),
+    );
+    let options = WorkerOptions {
+        name: name.into(),
+        concurrency: None,
+    };
+    let worker = Worker::new(client, pool, options).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    (
+        stop_tx,
+        tokio::spawn(worker.run(stop_rx, Duration::from_secs(5))),
+    )
+}
+
 /// Put, get, list, delete of a prefix and of a missing key, on any store.
 async fn writes_reads_lists_and_deletes(store: &Store) {
     store
@@ -79,28 +106,10 @@ async fn submit_wait_and_duplicates_give_one_outcome() {
     let client = ClusterClient::connect(&nats.url(), store.clone(), cfg.clone())
         .await
         .unwrap();
-    let pool = Arc::new(
-        Pool::builder()
-            .workers(1)
-            .queue_capacity(2)
-            .build()
-            .unwrap(),
-    );
     let worker_client = ClusterClient::connect(&nats.url(), store.clone(), cfg)
         .await
         .unwrap();
-    let worker = Worker::new(
-        worker_client,
-        pool,
-        WorkerOptions {
-            name: "in-process".into(),
-            concurrency: None,
-        },
-    )
-    .await
-    .unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker.run(stop_rx, Duration::from_secs(5)));
+    let (stop_tx, running) = start_worker(worker_client, "in-process").await;
 
     let photo = vector("photo_640x480.jpg");
     let id = conveyor_cluster::message::new_job_id();
@@ -181,25 +190,7 @@ async fn the_jetstream_store_keeps_inputs_and_outputs_in_nats() {
     let worker_client = ClusterClient::connect(&nats.url(), worker_store, cfg)
         .await
         .unwrap();
-    let pool = Arc::new(
-        Pool::builder()
-            .workers(1)
-            .queue_capacity(2)
-            .build()
-            .unwrap(),
-    );
-    let worker = Worker::new(
-        worker_client,
-        pool,
-        WorkerOptions {
-            name: "js".into(),
-            concurrency: None,
-        },
-    )
-    .await
-    .unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker.run(stop_rx, Duration::from_secs(5)));
+    let (stop_tx, running) = start_worker(worker_client, "js").await;
     let photo = vector("photo_640x480.jpg");
     let accepted = client.submit(Submission::new(photo)).await.unwrap();
     let rec = client.wait(&accepted).await.unwrap();
