@@ -13,7 +13,6 @@
 //! file that declares fewer frames than it holds is stopped at the same limits. The
 //! job's checkpoint runs before each frame and each output, and inside the decoders.
 
-use bytes::Bytes;
 use image::metadata::Orientation;
 use web_time::Instant;
 
@@ -358,24 +357,10 @@ pub(crate) fn execute(
                 (out, bytes)
             }
         };
-        match staging.as_mut() {
-            Some(staging) => {
-                checkpoint(Stage::Save)?;
-                let t = Instant::now();
-                let file = crate::wire::output_file_name(&spec.name, spec.format);
-                out.path = Some(staging.write(&file, &bytes)?);
-                timings.save += t.elapsed();
-            }
-            None => out.data = Some(Bytes::from(bytes)),
-        }
+        super::place(staging.as_mut(), &mut out, bytes, checkpoint, &mut timings)?;
         outputs.push(out);
     }
-    if let Some(staging) = staging {
-        checkpoint(Stage::Save)?;
-        let t = Instant::now();
-        staging.publish()?;
-        timings.save += t.elapsed();
-    }
+    super::publish(staging, checkpoint, &mut timings)?;
     let mut all_warnings = colour.warnings;
     all_warnings.append(&mut warnings);
     Ok(Report {

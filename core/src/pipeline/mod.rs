@@ -394,16 +394,7 @@ pub(crate) fn execute(
             crop: plan.crop.map(analysis::crop_box),
             frames: None,
         };
-        match staging.as_mut() {
-            Some(staging) => {
-                checkpoint(Stage::Save)?;
-                let t = Instant::now();
-                let file = crate::wire::output_file_name(&spec.name, spec.format);
-                info.path = Some(staging.write(&file, &bytes)?);
-                timings.save += t.elapsed();
-            }
-            None => info.data = Some(Bytes::from(bytes)),
-        }
+        place(staging.as_mut(), &mut info, bytes, checkpoint, &mut timings)?;
         outputs.push(info);
         if becomes_intermediate {
             if let std::borrow::Cow::Owned(px) = px {
@@ -411,12 +402,7 @@ pub(crate) fn execute(
             }
         }
     }
-    if let Some(staging) = staging {
-        checkpoint(Stage::Save)?;
-        let t = Instant::now();
-        staging.publish()?;
-        timings.save += t.elapsed();
-    }
+    publish(staging, checkpoint, &mut timings)?;
     Ok(Report {
         input: input_info,
         outputs,
@@ -425,4 +411,41 @@ pub(crate) fn execute(
         warnings: colour.warnings,
         placeholder,
     })
+}
+
+/// Puts one encoded output where the job wants it: into the staging folder (after a
+/// check, timed as `save`; `info.path` names the file), or into the report as bytes.
+fn place(
+    staging: Option<&mut save::Staging>,
+    info: &mut OutputInfo,
+    bytes: Vec<u8>,
+    checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
+    timings: &mut Timings,
+) -> Result<(), Error> {
+    match staging {
+        Some(staging) => {
+            checkpoint(Stage::Save)?;
+            let t = Instant::now();
+            let file = crate::wire::output_file_name(&info.name, info.format);
+            info.path = Some(staging.write(&file, &bytes)?);
+            timings.save += t.elapsed();
+        }
+        None => info.data = Some(Bytes::from(bytes)),
+    }
+    Ok(())
+}
+
+/// Publishes the staged outputs, all or none (after a check, timed as `save`).
+fn publish(
+    staging: Option<save::Staging>,
+    checkpoint: &dyn Fn(Stage) -> Result<(), Error>,
+    timings: &mut Timings,
+) -> Result<(), Error> {
+    if let Some(staging) = staging {
+        checkpoint(Stage::Save)?;
+        let t = Instant::now();
+        staging.publish()?;
+        timings.save += t.elapsed();
+    }
+    Ok(())
 }
