@@ -511,7 +511,10 @@ pub(crate) struct Cmyk(Arc<Transform8BitExecutor>);
 impl Cmyk {
     /// Converts decoded CMYK (`inverted`: stored as 255 − ink, as Adobe's files are)
     /// to packed RGB.
-    #[cfg_attr(not(feature = "mozjpeg"), allow(dead_code))]
+    #[cfg_attr(
+        all(not(feature = "mozjpeg"), not(feature = "pure-jpeg")),
+        allow(dead_code)
+    )]
     pub(crate) fn to_rgb(&self, cmyk: &mut [u8], inverted: bool) -> Result<Vec<u8>, Error> {
         if inverted {
             for v in cmyk.iter_mut() {

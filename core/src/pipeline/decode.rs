@@ -431,7 +431,8 @@ pub(crate) fn probe<'a>(
 /// Decodes what [`probe`] read. `shrink` (1, 2, 4 or 8) lets a JPEG decode smaller in
 /// the DCT domain (native builds); the pixels are then about `width / shrink` wide.
 /// `fail_on` says which damage refuses the image. `cmyk` converts a CMYK JPEG through
-/// its profile (native builds); without it CMYK is converted naively.
+/// its profile (libjpeg natively, jpeg-decoder in the wasm build; the zune-jpeg
+/// fallback of a build with neither ignores it); without it CMYK is converted naively.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     format: InputFormat,
@@ -565,7 +566,7 @@ fn decode_jpeg(
     watch: &Watch<'_>,
     _shrink: u32,
     fail_on: FailOn,
-    _cmyk: Option<&Cmyk>,
+    cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
     use super::jpeg_entropy::{check, Finding};
     use super::pixels::Layout;
@@ -614,10 +615,15 @@ fn decode_jpeg(
     let (layout, buf) = match info.pixel_format {
         jpeg_decoder::PixelFormat::L8 => (Layout::L8, buf),
         jpeg_decoder::PixelFormat::RGB24 => (Layout::Rgb8, buf),
-        // jpeg-decoder inverts what is stored; undo it for the shared conversion.
-        jpeg_decoder::PixelFormat::CMYK32 => {
-            (Layout::Rgb8, super::pixels::cmyk_to_rgb(&buf, !h.adobe)?)
-        }
+        // jpeg-decoder inverts what is stored; undo it for the shared conversion, or
+        // for the profile's (as libjpeg's path does natively).
+        jpeg_decoder::PixelFormat::CMYK32 => match cmyk {
+            Some(profile) => {
+                let mut buf = buf;
+                (Layout::Rgb8, profile.to_rgb(&mut buf, !h.adobe)?)
+            }
+            None => (Layout::Rgb8, super::pixels::cmyk_to_rgb(&buf, !h.adobe)?),
+        },
         jpeg_decoder::PixelFormat::L16 => {
             return Err(err(ErrorKind::UnsupportedFormat, "jpeg: 16-bit output"))
         }
