@@ -51,8 +51,8 @@ static void dump(slot *s, const conveyor_job_result *r) {
             (unsigned)r->input_width, (unsigned)r->input_height);
     for (size_t i = 0; i < r->output_count; i++) {
         const conveyor_output *o = &r->outputs[i];
-        fprintf(text, "  output %zu %s %s %ux%u %zu\n", i, o->name, o->format,
-                (unsigned)o->width, (unsigned)o->height, o->len);
+        fprintf(text, "  output %zu %s %s %ux%u %zu\n", i, o->name ? o->name : "-",
+                o->format ? o->format : "-", (unsigned)o->width, (unsigned)o->height, o->len);
         char file[4096];
         snprintf(file, sizeof file, "%s.out%zu", s->path, i);
         FILE *f = fopen(file, "wb");
