@@ -8,6 +8,11 @@
 //! fuzz targets use (`fuzz/src/core_harness.rs`): a submit is refused exactly when the
 //! recipe is invalid, and with the pool's default recipe the job ends as
 //! `conveyor::pipeline::run` does with the same limits.
+//!
+//! The same program replays the shared vectors (`testdata/vectors/vectors.json`) with
+//! `-o`: outcomes, sizes, and the pixels of the bytes the C door hands over, decoded
+//! here with the `image` crate (C has no image decoder) and compared with the vectors'
+//! reference decodes.
 #![allow(missing_docs)]
 
 #[path = "../../fuzz/src/core_harness.rs"]
@@ -201,20 +206,101 @@ fn regression_f1_width_only_enlarge_is_refused_not_aborted() {
     replay_known_failing(F1);
 }
 
+/// The PSNR of two images of the same size over R, G, B and A (99 when identical), as
+/// `core/tests/vectors.rs` computes it.
+fn psnr(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let se: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    let mse = se / a.as_raw().len() as f64;
+    if mse == 0.0 {
+        99.0
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}
+
+/// Checks a successful case's detail lines from `fuzz_replay -o` (`  input ...`,
+/// `  output K ...`) against its expectation, and the pixels of each output that
+/// carries a `psnr_min`: the bytes the C program wrote to `<path>.outK`, decoded to
+/// RGBA, must be within that PSNR of the `reference`. Returns the outputs checked by
+/// pixels with their PSNR.
+fn check_ok_case(
+    name: &str,
+    expect: &serde_json::Value,
+    detail: &[&str],
+    path: &Path,
+) -> Vec<(String, f64)> {
+    let input = &expect["input"];
+    let want_input = format!(
+        "  input {} {}x{}",
+        input["format"].as_str().unwrap(),
+        input["width"],
+        input["height"]
+    );
+    assert_eq!(detail.first(), Some(&&*want_input), "{name}: {detail:?}");
+    let outputs = expect["outputs"].as_array().unwrap();
+    assert_eq!(detail.len(), outputs.len() + 1, "{name}: {detail:?}");
+    let mut checked = Vec::new();
+    for (k, (line, want)) in detail[1..].iter().zip(outputs).enumerate() {
+        let prefix = format!(
+            "  output {k} {} {} {}x{} ",
+            want["name"].as_str().unwrap(),
+            want["format"].as_str().unwrap(),
+            want["width"],
+            want["height"]
+        );
+        assert!(
+            line.starts_with(&prefix),
+            "{name}: {line}, expected {prefix}"
+        );
+        let Some(floor) = want.get("psnr_min").and_then(|v| v.as_f64()) else {
+            continue;
+        };
+        let output = format!("{name}/{}", want["name"].as_str().unwrap());
+        let reference = want["reference"].as_str().unwrap();
+        let bytes = std::fs::read(path.with_extension(format!("out{k}"))).unwrap();
+        let got = image::load_from_memory(&bytes)
+            .unwrap_or_else(|e| panic!("{output}: the C door's bytes do not decode: {e}"))
+            .to_rgba8();
+        let db = psnr(
+            &got,
+            &image::open(root().join("testdata/vectors").join(reference))
+                .unwrap()
+                .to_rgba8(),
+        );
+        assert!(
+            db >= floor,
+            "{output}: {db:.1} dB against {reference}, floor {floor}"
+        );
+        checked.push((output, db));
+    }
+    checked
+}
+
 /// The shared vectors (`testdata/vectors/vectors.json`) through the C ABI, with the same
 /// replay program: each case's recipe text (`recipe_text` as written, or `recipe` as
 /// JSON) and input are submitted on a pool with the case's limits, and the code (the
-/// submit's, or the job's when the submit is accepted) and the number of outputs must
-/// be what the case expects. Sizes are checked by the Rust, Python and JS replays.
+/// submit's, or the job's when the submit is accepted) must be what the case expects;
+/// a success must have the expected input format and size, the expected outputs' names,
+/// formats and sizes, and, where an output carries `psnr_min`, pixels within that PSNR
+/// of its reference (`check_ok_case`). `expect.frames` and `warnings` are not checked
+/// here (the Rust and Python replays check them).
 #[test]
-fn the_shared_vectors_give_the_same_codes_through_the_c_abi() {
+fn the_shared_vectors_give_the_same_outcomes_through_the_c_abi() {
     let doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("testdata/vectors/vectors.json")).unwrap(),
     )
     .unwrap();
     let exe = build_replay();
-    let dir = lib_dir().join("c-tests/vectors");
+    // Per process: test runs sharing a target folder must not read each other's outputs.
+    let dir = lib_dir().join(format!("c-tests/vectors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let mut pixels = Vec::new();
     for (i, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
         let name = case["name"].as_str().unwrap();
         let text = match case.get("recipe_text") {
@@ -237,13 +323,22 @@ fn the_shared_vectors_give_the_same_codes_through_the_c_abi() {
             Some(l) => format!(r#"{{"workers":1,"limits":{l}}}"#),
             None => r#"{"workers":1}"#.to_string(),
         };
-        let out = Command::new(&exe).arg(&config).arg(&path).output().unwrap();
+        let out = Command::new(&exe)
+            .arg("-o")
+            .arg(&config)
+            .arg(&path)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
             "{name}: fuzz_replay failed:\n{stdout}"
         );
-        let line = stdout.lines().next().unwrap_or_default();
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| !l.starts_with("replayed:"))
+            .collect();
+        let line = lines.first().copied().unwrap_or_default();
         let expect = &case["expect"];
         let want = if expect["ok"] == true {
             let n = expect["outputs"].as_array().unwrap().len();
@@ -257,5 +352,17 @@ fn the_shared_vectors_give_the_same_codes_through_the_c_abi() {
             }
         };
         assert!(line.ends_with(&want), "{name}: {line}, expected{want}");
+        if expect["ok"] == true {
+            pixels.extend(check_ok_case(name, expect, &lines[1..], &path));
+        } else {
+            assert_eq!(lines.len(), 1, "{name}: {stdout}");
+        }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        pixels.len() >= 15,
+        "only {} outputs checked by pixels",
+        pixels.len()
+    );
+    println!("C door, PSNR per output (dB): {pixels:.1?}");
 }

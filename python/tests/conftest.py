@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-INPUTS = ROOT / "testdata" / "vectors" / "inputs"
+VECTORS = ROOT / "testdata" / "vectors"
+INPUTS = VECTORS / "inputs"
 
 
 def read(name: str) -> bytes:
@@ -21,4 +22,4 @@ def photo() -> bytes:
 
 @pytest.fixture(scope="session")
 def vectors() -> list[dict]:
-    return json.loads((ROOT / "testdata" / "vectors" / "vectors.json").read_text())["cases"]
+    return json.loads((VECTORS / "vectors.json").read_text())["cases"]

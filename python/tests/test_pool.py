@@ -2,7 +2,9 @@
 can be provoked from Python, the shared vectors, concurrency, shutdown, interpreter exit."""
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,9 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import conveyor
-from conftest import INPUTS, ROOT, read
+from conftest import INPUTS, ROOT, VECTORS, read
 
 SMALL = {"outputs": [{"name": "small", "width": 64, "height": 64, "format": "png"}]}
 
@@ -145,6 +148,7 @@ def test_shut_down_and_boundary_panic(photo):
 
 
 def test_shared_vectors_give_the_same_outcomes(vectors):
+    checked: dict[str, float] = {}
     for case in vectors:
         data = (INPUTS / case["input"]).read_bytes()
         expect = case["expect"]
@@ -165,6 +169,32 @@ def test_shared_vectors_give_the_same_outcomes(vectors):
             # Optional: the warnings' codes, in order (colour profiles ignored).
             if "warnings" in expect:
                 assert [w["code"] for w in r.warnings] == expect["warnings"], case["name"]
+            # Optional: the pixels, within psnr_min dB of the reference decode.
+            for o, w in zip(r.outputs, expect["outputs"]):
+                if "psnr_min" not in w:
+                    continue
+                assert o.data is not None, f"{case['name']}/{o.name}: no bytes"
+                db = psnr(rgba(o.data), rgba((VECTORS / w["reference"]).read_bytes()))
+                checked[f"{case['name']}/{o.name}"] = db
+                assert db >= w["psnr_min"], (
+                    f"{case['name']}/{o.name}: {db:.1f} dB against {w['reference']}, floor {w['psnr_min']}"
+                )
+    assert len(checked) >= 15, f"only {len(checked)} outputs checked by pixels: {checked}"
+
+
+def rgba(data: bytes) -> Image.Image:
+    """Decodes an encoded image (JPEG, PNG, WebP; grey and palette too) to RGBA."""
+    with Image.open(io.BytesIO(data)) as im:
+        return im.convert("RGBA")
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    """The PSNR of two RGBA images of one size over R, G, B and A (99 when identical),
+    as core/tests/vectors.rs computes it."""
+    assert a.size == b.size, (a.size, b.size)
+    x, y = a.tobytes(), b.tobytes()
+    se = sum((p - q) * (p - q) for p, q in zip(x, y))
+    return 99.0 if se == 0 else 10 * math.log10(255 * 255 * len(x) / se)
 
 
 def test_thousand_submissions_from_eight_threads_complete_exactly_once():

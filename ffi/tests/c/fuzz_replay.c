@@ -9,7 +9,12 @@
  * promise: a refused submit that calls back, an accepted one without exactly one
  * callback followed by exactly one free, or an inconsistent result.
  *
- * usage: fuzz_replay CONFIG_JSON FILE...
+ * With `-o`, a successful job also prints "  input <format> <w>x<h>" and, per output
+ * K, "  output K <name> <format> <w>x<h> <len>", and the callback writes that
+ * output's bytes (`outputs[K].data`, as the C door hands them over) to
+ * "<path>.outK", for the shared vectors' pixel checks (ffi/tests/fuzz_regressions.rs).
+ *
+ * usage: fuzz_replay [-o] CONFIG_JSON FILE...
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <pthread.h>
@@ -29,7 +34,33 @@ typedef struct {
     int bad;
     conveyor_result code;
     size_t outputs;
+    const char *path; /* with -o: the input file, the outputs' path prefix */
+    char *detail;     /* with -o: the input and output lines, printed by main */
 } slot;
+
+/* With -o: describes a successful result in s->detail and writes each output's bytes
+ * to "<s->path>.outK". A failed write marks the slot bad. */
+static void dump(slot *s, const conveyor_job_result *r) {
+    size_t size = 0;
+    FILE *text = open_memstream(&s->detail, &size);
+    if (!text) {
+        s->bad = 1;
+        return;
+    }
+    fprintf(text, "  input %s %ux%u\n", r->input_format ? r->input_format : "-",
+            (unsigned)r->input_width, (unsigned)r->input_height);
+    for (size_t i = 0; i < r->output_count; i++) {
+        const conveyor_output *o = &r->outputs[i];
+        fprintf(text, "  output %zu %s %s %ux%u %zu\n", i, o->name ? o->name : "-",
+                o->format ? o->format : "-", (unsigned)o->width, (unsigned)o->height, o->len);
+        char file[4096];
+        snprintf(file, sizeof file, "%s.out%zu", s->path, i);
+        FILE *f = fopen(file, "wb");
+        if (!f || !o->data || fwrite(o->data, 1, o->len, f) != o->len) s->bad = 1;
+        if (f && fclose(f) != 0) s->bad = 1;
+    }
+    if (fclose(text) != 0) s->bad = 1;
+}
 
 static atomic_int total_callbacks, total_frees;
 
@@ -48,6 +79,7 @@ static void on_result(void *userdata, const conveyor_job_result *r) {
         if (!o->name || !o->format || !o->data || o->len == 0 || o->width == 0 || o->height == 0)
             s->bad = 1;
     }
+    if (s->path && r->code == CONVEYOR_OK) dump(s, r);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -78,8 +110,13 @@ static unsigned char *read_file(const char *path, size_t *len) {
 }
 
 int main(int argc, char **argv) {
+    int dumping = argc > 1 && strcmp(argv[1], "-o") == 0;
+    if (dumping) {
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: fuzz_replay CONFIG_JSON FILE...\n");
+        fprintf(stderr, "usage: fuzz_replay [-o] CONFIG_JSON FILE...\n");
         return 2;
     }
     conveyor_pool *pool = NULL;
@@ -116,6 +153,7 @@ int main(int argc, char **argv) {
         slot *s = calloc(1, sizeof *s);
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
+        if (dumping) s->path = argv[i];
         uint64_t id = 0;
         conveyor_result rc =
             conveyor_pool_submit(pool, image, image_len, recipe, on_result, s, on_free, &id);
@@ -131,6 +169,7 @@ int main(int argc, char **argv) {
             int ok = s->callbacks == 1 && s->frees == 1 && !s->bad;
             printf("%s submit=%s job=%s outputs=%zu\n", argv[i], conveyor_result_str(rc),
                    conveyor_result_str(s->code), s->outputs);
+            if (s->detail) fputs(s->detail, stdout);
             pthread_mutex_unlock(&s->mu);
             if (!ok) {
                 printf("BROKEN %s: callbacks=%d frees=%d bad=%d\n", argv[i], s->callbacks, s->frees, s->bad);
