@@ -2,7 +2,8 @@
 # The side-by-side benchmark, in one run, back to back, on one machine:
 #   bash bench/run.sh   (REPS=5 WARMUP=1 ROUNDS=2 by default; ~25 min on 2 cores;
 #                        ROWS="..." for some native rows only, BROWSER=0 without the browser,
-#                        COLOUR=0 without the colour-accuracy row, bench/colour/run.sh)
+#                        COLOUR=0 without the colour-accuracy row, bench/colour/run.sh,
+#                        AVIF=0 without the AVIF row, bench/features/run.sh)
 # conveyor through the Rust API, the C library and the Python package, against pyvips,
 # sharp, Pillow and the shared Rust-crates baseline (pinned by the shared anchors' lock
 # files), on the shared real-photo corpus, with the shared harness (measure.py: median of
@@ -142,6 +143,13 @@ if [ "${COLOUR:-1}" = 1 ]; then
   # The colour-accuracy row (conveyor, sharp, pyvips against LittleCMS), appended.
   (PY="$PY" SHARP_DIR="$work/anchors/sharp" bash "$root/bench/colour/run.sh" "$work/$RES/colour" >&2 \
     && { echo; cat "$RES/colour/colour.md"; } >> "$RES/table.md") || echo "!! colour row failed" >&2
+fi
+if [ "${AVIF:-1}" = 1 ]; then
+  # The AVIF row (conveyor's ravif against sharp's libaom at 1600 px, bytes and encode
+  # time at equal SSIM, one thread each), with the byte-budget and smart-crop
+  # comparisons that share its run (bench/features/run.sh), appended.
+  (SHARP_DIR="$work/anchors/sharp" bash "$root/bench/features/run.sh" "$work/corpus" "$work/$RES/features" >&2 \
+    && { echo; cat "$RES/features/summary.md"; } >> "$RES/table.md") || echo "!! AVIF row failed" >&2
 fi
 [ "${KEEP_OUT:-0}" = 1 ] || rm -rf "$RES/out"
 echo "results: $work/$RES"

@@ -564,7 +564,7 @@ fn decode_jpeg(
     data: &[u8],
     limits: &Limits,
     watch: &Watch<'_>,
-    _shrink: u32,
+    shrink: u32,
     fail_on: FailOn,
     cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
@@ -595,8 +595,24 @@ fn decode_jpeg(
         };
         &owned
     };
+    let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
     let mut dec = jpeg_decoder::Decoder::new(Input::new(data, watch));
-    dec.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc).unwrap_or(usize::MAX));
+    dec.set_max_decoding_buffer_size(max_buffer);
+    if shrink > 1 {
+        // Shrink-on-load as libjpeg does it natively: the IDCT at 8/shrink, so the
+        // pixels are ceil(size / shrink). jpeg-decoder picks the scale from a requested
+        // size; a header it cannot read, or a scale other than the asked one (tiny
+        // images), decodes at full size, as before.
+        let want = (h.width.div_ceil(shrink), h.height.div_ceil(shrink));
+        let scaled = match (u16::try_from(want.0), u16::try_from(want.1)) {
+            (Ok(w), Ok(hh)) => dec.scale(w, hh).ok() == Some((w, hh)),
+            _ => false,
+        };
+        if !scaled {
+            dec = jpeg_decoder::Decoder::new(Input::new(data, watch));
+            dec.set_max_decoding_buffer_size(max_buffer);
+        }
+    }
     let decoded = dec.decode();
     if let Some(stop) = watch.stopped() {
         return Err(stop);
