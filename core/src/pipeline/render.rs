@@ -90,7 +90,16 @@ fn resize(
         while top < size.1 {
             check()?;
             let rows = band_rows.min(size.1 - top);
-            let band_opts = opts.crop(x, y + top as f64 * step, w, rows as f64 * step);
+            // The band's source rows; the last band ends exactly where the crop does,
+            // and none may pass the image's edge by a rounding error (the resizer
+            // refuses a crop box that is out of bounds by even 1e-13 px).
+            let start = (y + top as f64 * step).min(sh);
+            let end = if top + rows == size.1 {
+                y + h
+            } else {
+                y + (top + rows) as f64 * step
+            };
+            let band_opts = opts.crop(x, start, w, (end.min(sh) - start).max(0.0));
             let mut band = fr::images::CroppedImageMut::new(&mut dst, 0, top, size.0, rows)
                 .map_err(resize_error)?;
             RESIZER
@@ -343,6 +352,35 @@ mod tests {
                 "exif {exif}"
             );
             assert_eq!(got.buf, expected.to_rgb8().into_raw(), "exif {exif}");
+        }
+    }
+
+    /// The last band ends inside the image whatever the floating-point sums give: a
+    /// 2560x3837 photo, shrunk on load to 1280x1919 and resized to 1600 px high, once
+    /// failed with "the crop box is out of the image boundaries".
+    #[test]
+    fn banded_resize_never_reads_past_the_edge() {
+        for (sw, sh, crop, size) in [
+            (1280u32, 1919u32, None, (1068u32, 1600u32)),
+            (1280, 1919, Some([0.0, 0.0, 1280.0, 1918.5]), (1068, 1600)),
+            (1280, 1919, Some([0.0, 0.5, 1280.0, 1918.5]), (1068, 1600)),
+            (999, 3001, None, (333, 1777)),
+            (
+                640,
+                2399,
+                Some([0.0, 1.0 / 3.0, 640.0, 2398.0 + 2.0 / 3.0]),
+                (320, 1199),
+            ),
+        ] {
+            let src = Pixels {
+                width: sw,
+                height: sh,
+                layout: Layout::Rgb8,
+                buf: vec![128; sw as usize * sh as usize * 3],
+            };
+            let out = resize(&src, crop, size, &|| Ok(()))
+                .unwrap_or_else(|e| panic!("{sw}x{sh} {crop:?} -> {size:?}: {e}"));
+            assert_eq!((out.width, out.height), size);
         }
     }
 
