@@ -198,8 +198,9 @@ fn check_bmp_fits(data: &[u8]) -> Result<(), Error> {
     if compression != 0 || w <= 0 || bpp == 0 {
         return Ok(());
     }
-    let stride = (w as u64 * bpp as u64).div_ceil(32) * 4;
-    let needed = offset as u64 + stride * h.unsigned_abs() as u64;
+    // Saturating: a header can declare 2^31 x 2^31 pixels of 65,535 bits each.
+    let stride = (w as u64 * bpp as u64).div_ceil(32).saturating_mul(4);
+    let needed = (offset as u64).saturating_add(stride.saturating_mul(h.unsigned_abs() as u64));
     if needed > data.len() as u64 {
         return Err(err(
             ErrorKind::DecodeFailed,
