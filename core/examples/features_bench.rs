@@ -134,20 +134,32 @@ fn main() {
         let small = ref_png.clone();
         let budget = jpeg_at(&small, 80).len() as u64 / 2;
 
-        // conveyor's bisection.
-        let r = run(
+        // conveyor's bisection. A budget that even quality 1 cannot meet (a flat
+        // image's half-size budget can be below the JPEG headers) is refused with
+        // `limit_exceeded`: counted as not fitting, with no pixels to score.
+        let bisection = conveyor::process(
             &small,
-            &format!(
+            &Recipe::from_json(&format!(
                 r#"{{"outputs":[{{"name":"o","width":1600,"height":1600,"format":"jpeg","max_bytes":{budget}}}]}}"#
-            ),
+            ))
+            .unwrap(),
         );
-        let o = &r.outputs[0];
-        let ours = (
-            o.byte_len <= budget,
-            score(o.data.as_ref().unwrap()),
-            o.encodes.unwrap(),
-            o.quality.unwrap(),
-        );
+        let ours = match bisection {
+            Ok(r) => {
+                let o = &r.outputs[0];
+                serde_json::json!({
+                    "fits": o.byte_len <= budget,
+                    "ssim": score(o.data.as_ref().unwrap()),
+                    "encodes": o.encodes.unwrap(),
+                    "quality": o.quality.unwrap(),
+                })
+            }
+            Err(e) if e.kind() == conveyor::ErrorKind::LimitExceeded => serde_json::json!({
+                "fits": false, "ssim": null, "encodes": null, "quality": null,
+                "error": e.to_string(),
+            }),
+            Err(e) => panic!("{name}: {e}"),
+        };
         // imgproxy's rule.
         let (mut q, mut n) = (80u32, 0u32);
         let theirs = loop {
@@ -169,7 +181,7 @@ fn main() {
         };
         budget_rows.push(serde_json::json!({
             "file": name, "budget": budget,
-            "bisection": {"fits": ours.0, "ssim": ours.1, "encodes": ours.2, "quality": ours.3},
+            "bisection": ours,
             "imgproxy": {"fits": theirs.0, "ssim": theirs.1, "encodes": theirs.2, "quality": theirs.3},
         }));
 
@@ -218,16 +230,22 @@ fn main() {
     write("crops.json", &crops);
     write("avif.json", &avif);
 
-    let n = budget_rows.len().max(1) as f64;
+    // Means over the images where the bisection gave an output (summarize.py does the
+    // same and lists the refused budgets).
+    let scored: Vec<_> = budget_rows
+        .iter()
+        .filter(|r| !r["bisection"]["ssim"].is_null())
+        .collect();
+    let n = scored.len().max(1) as f64;
     for method in ["bisection", "imgproxy"] {
         let fits = budget_rows
             .iter()
             .filter(|r| r[method]["fits"] == true)
             .count();
         let mean = |k: &str| {
-            budget_rows
+            scored
                 .iter()
-                .map(|r| r[method][k].as_f64().unwrap())
+                .map(|r| r[method][k].as_f64().unwrap_or(0.0))
                 .sum::<f64>()
                 / n
         };
