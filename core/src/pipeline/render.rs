@@ -90,7 +90,9 @@ fn resize(
         while top < size.1 {
             check()?;
             let rows = band_rows.min(size.1 - top);
-            let band_opts = opts.crop(x, y + top as f64 * step, w, rows as f64 * step);
+            let band_y = y + top as f64 * step;
+            let band_h = within(band_y, rows as f64 * step, y + h);
+            let band_opts = opts.crop(x, band_y, w, band_h);
             let mut band = fr::images::CroppedImageMut::new(&mut dst, 0, top, size.0, rows)
                 .map_err(resize_error)?;
             RESIZER
@@ -105,6 +107,17 @@ fn resize(
         layout: src.layout,
         buf: dst.into_vec(),
     })
+}
+
+/// `len`, shortened if need be so that `start + len` does not pass `end` in floating
+/// point: the last band's `y + rows * step` can land 1e-13 px past the crop's bottom,
+/// which the resizer refuses.
+fn within(start: f64, len: f64, end: f64) -> f64 {
+    let mut len = len.min(end - start).max(0.0);
+    while start + len > end && len > 0.0 {
+        len = (len - end.abs().max(1.0) * f64::EPSILON).max(0.0);
+    }
+    len
 }
 
 /// The stored-space region `[x, y, w, h]` that `orientation` turns into the upright
@@ -395,6 +408,17 @@ mod tests {
                 "{size:?}: bands differ from one pass by {worst}"
             );
         }
+
+        // 1617 rows into 1600 in bands of 982 and 618: 982 * step + 618 * step is
+        // 1617.0000000000002 in floating point; the last band must stay inside.
+        let tall = Pixels {
+            width: 4,
+            height: 1617,
+            layout: Layout::Rgb8,
+            buf: vec![90; 4 * 1617 * 3],
+        };
+        let out = resize(&tall, None, (1067, 1600), &|| Ok(())).unwrap();
+        assert!(out.buf.iter().all(|&v| v.abs_diff(90) <= 1));
 
         let stop = || Err(Error::new(ErrorKind::Cancelled, "stop"));
         let e = resize(&src, None, (1203, 3011), &stop).unwrap_err();
