@@ -19,6 +19,14 @@ use conveyor::Recipe;
 /// `[left, top, width, height]`.
 type Box4 = [f64; 4];
 
+/// The IoUs of one cover size's boxes of one of our strategies with one of sharp's.
+struct Series {
+    size: (u32, u32),
+    ours: &'static str,
+    theirs: &'static str,
+    ious: Vec<f64>,
+}
+
 fn iou(a: Box4, b: Box4) -> f64 {
     let ix = ((a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0])).max(0.0);
     let iy = ((a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1])).max(0.0);
@@ -51,8 +59,7 @@ fn main() {
     let jpeg_only = std::env::var("CROP_CHECK_JPEG").is_ok_and(|v| v == "1");
     let sizes = [(400, 400), (400, 200), (200, 400)];
     let strategies = ["attention", "entropy", "centre"];
-    // (size, ours, sharp's) -> IoUs.
-    let mut all: Vec<((u32, u32), &str, &str, Vec<f64>)> = Vec::new();
+    let mut all: Vec<Series> = Vec::new();
     for row in &sharp {
         let file = row["file"].as_str().unwrap();
         if jpeg_only && !file.to_lowercase().ends_with(".jpg") {
@@ -89,10 +96,15 @@ fn main() {
                     }
                     match all
                         .iter_mut()
-                        .find(|a| a.0 == (w, h) && a.1 == *p && a.2 == theirs)
+                        .find(|a| a.size == (w, h) && a.ours == *p && a.theirs == theirs)
                     {
-                        Some(a) => a.3.push(v),
-                        None => all.push(((w, h), p, theirs, vec![v])),
+                        Some(a) => a.ious.push(v),
+                        None => all.push(Series {
+                            size: (w, h),
+                            ours: p,
+                            theirs,
+                            ious: vec![v],
+                        }),
                     }
                 }
             }
@@ -101,12 +113,12 @@ fn main() {
         println!("{line} sharp=[{:.0},{:.0}]", s[0], s[1]);
     }
     println!("\n| cover | ours | vs sharp's | n | mean IoU | median |");
-    for (size, ours, theirs, v) in &mut all {
-        let n = v.len();
-        let (mean, median) = stats(v);
+    for s in &mut all {
+        let n = s.ious.len();
+        let (mean, median) = stats(&mut s.ious);
         println!(
-            "| {}x{} | {ours} | {theirs} | {n} | {mean:.3} | {median:.3} |",
-            size.0, size.1
+            "| {}x{} | {} | {} | {n} | {mean:.3} | {median:.3} |",
+            s.size.0, s.size.1, s.ours, s.theirs
         );
     }
 }
