@@ -1,13 +1,32 @@
 //! Smart crop for `fit: "cover"` (`position`): where the crop window goes, found on a
 //! small upright copy of the image (at most [`ANALYSIS_SIDE`] a side). Written from
-//! sharp's and libvips' published descriptions of their strategies, not their code:
+//! sharp's and libvips' published descriptions of their strategies (and smartcrop.js,
+//! MIT, for the skin tone), not their code:
 //!
 //! - `entropy`: while the window is wider (taller) than the target, compare the
 //!   Shannon entropy of the luminance histogram of a strip at each side and cut the
 //!   strip with less, until the window has the target's size;
-//! - `attention`: a saliency map of luminance edges (a Laplacian), saturation
-//!   (chroma) and skin tones, blurred, and the window centred on its strongest point,
-//!   then kept inside the image.
+//! - `attention` ("the region with the highest luminance frequency, colour saturation
+//!   and presence of skin tones"): the image is averaged down to a 32x32 grid whatever
+//!   its aspect, so each cell is 1/32 of the width by 1/32 of the height. Each cell
+//!   scores, on CIE XYZ (Y 0..100), `5 |Laplacian of Y|` (edges between cells, not
+//!   texture inside them) + CIELAB a* where positive (saturation; reds and magentas
+//!   count, greens do not) + `100 (1 - d)`, where `d` is the distance of the cell's
+//!   normalised XYZ vector from smartcrop.js's skin tone `(0.78, 0.57, 0.44)`. The
+//!   map is blurred with a Gaussian of sigma = 1/10 of the window's diagonal in cells
+//!   (at least one cell, edges extended), and the window is centred on the top-left
+//!   corner of the strongest cell, then kept inside the image.
+//!
+//! Why these choices: the earlier `attention` (a 256 px map, a box blur of 1/16 of the
+//! side, its own weights) agreed with sharp's box less often than a plain centre crop
+//! (mean intersection over union 0.61 against 0.74 for a 400x400 cover of the 25 bench
+//! images). The grid size, the mapping of a cell back to source pixels and the blur
+//! were read off sharp's behaviour on probe images (a single dot moved across a grey
+//! image moves sharp's window in steps of 1/32 of the width, centred on the dot's
+//! cell's corner); the relative weights were checked on probes that set a grey dot
+//! against a coloured one. The result agrees with sharp's box far more often (mean
+//! IoU about 0.86, median about 1.0 on the same images; `core/examples/crop_check.rs`
+//! and `bench/features/run.sh` measure it).
 //!
 //! Only the window's position changes: its size is the geometry's (`geometry.rs`), so
 //! shrink-on-load, the limits and the memory estimate do not depend on the content.
@@ -33,16 +52,26 @@ pub(crate) fn place(
     // The window in analysis pixels.
     let ww = ((cw * sx).round() as usize).clamp(1, aw);
     let wh = ((ch * sy).round() as usize).clamp(1, ah);
-    let luma = luminance(analysis);
-    let (ax, ay) = match position {
+    let (x, y) = match position {
         Position::Centre => return crop,
-        Position::Entropy => entropy_window(&luma, aw, ah, ww, wh),
-        Position::Attention => attention_window(analysis, &luma, ww, wh),
+        Position::Entropy => {
+            let (ax, ay) = entropy_window(&luminance(analysis), aw, ah, ww, wh);
+            (ax as f64 / sx, ay as f64 / sy)
+        }
+        Position::Attention => {
+            // Grid cells per upright source pixel.
+            let (gx, gy) = (
+                GRID as f64 / upright.0 as f64,
+                GRID as f64 / upright.1 as f64,
+            );
+            let (cx, cy) = attention_centre(analysis, (cw * gx, ch * gy));
+            (cx as f64 / gx - cw / 2.0, cy as f64 / gy - ch / 2.0)
+        }
         #[allow(unreachable_patterns)]
         _ => return crop,
     };
-    let x = (ax as f64 / sx).clamp(0.0, (upright.0 as f64 - cw).max(0.0));
-    let y = (ay as f64 / sy).clamp(0.0, (upright.1 as f64 - ch).max(0.0));
+    let x = x.clamp(0.0, (upright.0 as f64 - cw).max(0.0));
+    let y = y.clamp(0.0, (upright.1 as f64 - ch).max(0.0));
     [x, y, cw, ch]
 }
 
@@ -105,71 +134,152 @@ fn entropy_window(luma: &[u8], aw: usize, ah: usize, ww: usize, wh: usize) -> (u
     (x, y)
 }
 
-/// Whether the colour falls in a common skin-tone range (normalised r and g, and not
-/// too dark or bright).
-fn skin(r: u8, g: u8, b: u8) -> bool {
-    let sum = r as f32 + g as f32 + b as f32;
-    if !(90.0..=700.0).contains(&sum) {
-        return false;
-    }
-    let (nr, ng) = (r as f32 / sum, g as f32 / sum);
-    (0.36..=0.465).contains(&nr) && (0.28..=0.363).contains(&ng)
+/// The side of the attention grid: the analysis image is averaged down to
+/// `GRID`x`GRID` cells (whatever its aspect), so a cell is 1/32 of the width by 1/32
+/// of the height and the window's centre lands on a cell's corner.
+const GRID: usize = 32;
+
+/// Direction of skin tones in normalised CIE XYZ (smartcrop.js's skin colour).
+const SKIN: [f32; 3] = [0.78, 0.57, 0.44];
+
+/// sRGB (0..=255) to CIE XYZ (D65, Y of white = 100).
+fn xyz(rgb: [f32; 3]) -> [f32; 3] {
+    let lin = rgb.map(|v| {
+        let c = v / 255.0;
+        if c <= 0.040_45 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    });
+    let [r, g, b] = lin;
+    [
+        100.0 * (0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b),
+        100.0 * (0.212_672_9 * r + 0.715_152_2 * g + 0.072_175 * b),
+        100.0 * (0.019_333_9 * r + 0.119_192 * g + 0.950_304_1 * b),
+    ]
 }
 
-/// The `attention` strategy: the top-left corner of the window.
-fn attention_window(px: &Pixels, luma: &[u8], ww: usize, wh: usize) -> (usize, usize) {
+/// CIELAB a* (red-green) of an XYZ colour, D65 white.
+fn lab_a([x, y, _]: [f32; 3]) -> f32 {
+    let f = |t: f32| {
+        if t > 216.0 / 24_389.0 {
+            t.cbrt()
+        } else {
+            (24_389.0 / 27.0 * t + 16.0) / 116.0
+        }
+    };
+    500.0 * (f(x / 95.047) - f(y / 100.0))
+}
+
+/// The analysis image averaged (area-weighted) into `GRID`x`GRID` RGB cells.
+fn grid(px: &Pixels) -> Vec<[f32; 3]> {
     let (w, h) = (px.width as usize, px.height as usize);
-    let mut map = vec![0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            let at = |xx: usize, yy: usize| luma[yy * w + xx] as f32;
-            let lap = 4.0 * at(x, y)
-                - at(x.saturating_sub(1), y)
-                - at((x + 1).min(w - 1), y)
-                - at(x, y.saturating_sub(1))
-                - at(x, (y + 1).min(h - 1));
-            let [r, g, b] = rgb_at(px, i);
-            let chroma = r.max(g).max(b) - r.min(g).min(b);
-            let sat = if chroma > 60 { chroma as f32 } else { 0.0 };
-            let skin = if skin(r, g, b) { 255.0 } else { 0.0 };
-            map[i] = lap.abs() * 2.0 + sat + skin;
+    // The source pixels each cell covers along one axis, with their weights.
+    let spans = |n: usize| -> Vec<Vec<(usize, f32)>> {
+        (0..GRID)
+            .map(|i| {
+                let (a, b) = (
+                    i as f64 * n as f64 / GRID as f64,
+                    (i + 1) as f64 * n as f64 / GRID as f64,
+                );
+                (a.floor() as usize..(b.ceil() as usize).min(n))
+                    .map(|j| {
+                        (
+                            j,
+                            ((b.min(j as f64 + 1.0) - a.max(j as f64)) / (b - a)) as f32,
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let (cols, rows) = (spans(w), spans(h));
+    let mut cells = vec![[0f32; 3]; GRID * GRID];
+    for (gy, row) in rows.iter().enumerate() {
+        for (gx, col) in cols.iter().enumerate() {
+            let mut sum = [0f32; 3];
+            for &(y, wy) in row {
+                for &(x, wx) in col {
+                    let rgb = rgb_at(px, y * w + x);
+                    for c in 0..3 {
+                        sum[c] += wy * wx * rgb[c] as f32;
+                    }
+                }
+            }
+            cells[gy * GRID + gx] = sum;
         }
     }
-    // Three box blurs approximate a Gaussian of radius ~ 1/16 of the larger side.
-    let radius = (w.max(h) / 16).max(1);
-    for _ in 0..3 {
-        map = box_blur(&map, w, h, radius);
+    cells
+}
+
+/// A separable Gaussian blur of a `GRID`x`GRID` map, edges extended.
+fn gaussian(map: &[f32], sigma: f32) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as isize;
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let norm: f32 = k.iter().sum();
+    let at = |i: isize| i.clamp(0, GRID as isize - 1) as usize;
+    let pass = |src: &[f32], horizontal: bool| {
+        let mut out = vec![0f32; GRID * GRID];
+        for y in 0..GRID {
+            for x in 0..GRID {
+                let mut v = 0.0;
+                for (t, kv) in k.iter().enumerate() {
+                    let d = t as isize - r;
+                    let (xx, yy) = if horizontal {
+                        (at(x as isize + d), y)
+                    } else {
+                        (x, at(y as isize + d))
+                    };
+                    v += kv * src[yy * GRID + xx];
+                }
+                out[y * GRID + x] = v / norm;
+            }
+        }
+        out
+    };
+    pass(&pass(map, true), false)
+}
+
+/// The `attention` strategy: the centre of the window, in grid cells (a cell's
+/// top-left corner), for a window of `window` grid cells.
+fn attention_centre(px: &Pixels, window: (f64, f64)) -> (usize, usize) {
+    let cells: Vec<[f32; 3]> = grid(px).into_iter().map(xyz).collect();
+    let luma = |x: usize, y: usize| cells[y * GRID + x][1];
+    let mut map = vec![0f32; GRID * GRID];
+    for y in 0..GRID {
+        for x in 0..GRID {
+            let c = cells[y * GRID + x];
+            // Luminance edges: a 4-neighbour Laplacian of Y, edges extended.
+            let lap = 4.0 * luma(x, y)
+                - luma(x.saturating_sub(1), y)
+                - luma((x + 1).min(GRID - 1), y)
+                - luma(x, y.saturating_sub(1))
+                - luma(x, (y + 1).min(GRID - 1));
+            // Saturation, as the red side of CIELAB's a*.
+            let sat = lab_a(c).max(0.0);
+            // Skin: how close the colour's direction in XYZ is to the skin tone's.
+            let norm = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt().max(1e-6);
+            let dist = (0..3)
+                .map(|i| (c[i] / norm - SKIN[i]).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            map[y * GRID + x] = 5.0 * lap.abs() + sat + 100.0 * (1.0 - dist);
+        }
     }
-    let (best, _) =
-        map.iter().enumerate().fold(
+    let sigma = (window.0.hypot(window.1) / 10.0).max(1.0) as f32;
+    let map = gaussian(&map, sigma);
+    let best = map
+        .iter()
+        .enumerate()
+        .fold(
             (0, f32::MIN),
             |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
-        );
-    let (cx, cy) = (best % w, best / w);
-    let x = cx.saturating_sub(ww / 2).min(w - ww);
-    let y = cy.saturating_sub(wh / 2).min(h - wh);
-    (x, y)
-}
-
-/// A separable box blur with clamped edges.
-fn box_blur(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    let mut tmp = vec![0f32; w * h];
-    for y in 0..h {
-        let row = &src[y * w..(y + 1) * w];
-        for x in 0..w {
-            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
-            tmp[y * w + x] = row[a..=b].iter().sum::<f32>() / (b - a + 1) as f32;
-        }
-    }
-    let mut out = vec![0f32; w * h];
-    for x in 0..w {
-        for y in 0..h {
-            let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
-            out[y * w + x] = (a..=b).map(|yy| tmp[yy * w + x]).sum::<f32>() / (b - a + 1) as f32;
-        }
-    }
-    out
+        )
+        .0;
+    (best % GRID, best / GRID)
 }
 
 #[cfg(test)]
@@ -217,12 +327,64 @@ mod tests {
                 // Upright source 800x200 (the analysis is a quarter), square crop.
                 let [x, _, w, _] = place(pos, &a, (800, 200), [300.0, 0.0, 200.0, 200.0]);
                 let (lo, hi) = (x / 4.0, (x + w) / 4.0);
+                // `attention` centres the window on a corner of its 32x32 grid: it may
+                // be off by up to a cell (200 / 32 analysis pixels).
+                let slack = if pos == Position::Attention {
+                    1.0 + 200.0 / 32.0
+                } else {
+                    1.0
+                };
                 assert!(
-                    lo <= at as f64 + 1.0 && hi >= (at + 40) as f64 - 1.0,
+                    lo <= at as f64 + slack && hi >= (at + 40) as f64 - slack,
                     "{pos:?} red={red}: block at {at}..{}, window {lo}..{hi}",
                     at + 40
                 );
             }
+        }
+    }
+
+    /// 320x200 flat grey with a 10x10 red dot whose top-left corner is at `(x, y)`.
+    fn dot(x: usize, y: usize) -> Pixels {
+        let mut buf = Vec::new();
+        for yy in 0..200 {
+            for xx in 0..320 {
+                let on = (x..x + 10).contains(&xx) && (y..y + 10).contains(&yy);
+                buf.extend(if on { [230, 20, 20] } else { [128, 128, 128] });
+            }
+        }
+        Pixels {
+            width: 320,
+            height: 200,
+            layout: Layout::Rgb8,
+            buf,
+        }
+    }
+
+    #[test]
+    fn attention_centres_the_window_on_a_lone_feature() {
+        // Upright source 1600x1000 (the analysis is a fifth): a grid cell is 50x31.25
+        // source pixels. The window is centred on the top-left corner of the strongest
+        // cell, which holds the dot or borders it: within a cell and a half of the
+        // dot's centre.
+        for (x, y) in [(150, 90), (160, 100), (40, 20), (300, 180), (100, 150)] {
+            let a = dot(x, y);
+            let [cx, cy, w, h] = place(
+                Position::Attention,
+                &a,
+                (1600, 1000),
+                [400.0, 250.0, 600.0, 600.0],
+            );
+            assert_eq!((w, h), (600.0, 600.0));
+            let (want_x, want_y) = ((x as f64 + 5.0) * 5.0, (y as f64 + 5.0) * 5.0);
+            // Where the window can be centred on the dot, it is (to a cell); elsewhere
+            // it is pushed against the image's edge.
+            let expect =
+                |want: f64, size: f64, side: f64| (want - size / 2.0).clamp(0.0, side - size);
+            assert!(
+                (cx - expect(want_x, w, 1600.0)).abs() <= 1.5 * 50.0
+                    && (cy - expect(want_y, h, 1000.0)).abs() <= 1.5 * 31.25,
+                "dot at ({x}, {y}): window at ({cx}, {cy})"
+            );
         }
     }
 
