@@ -58,12 +58,15 @@ const iou = (a, b) => {
 };
 for (const o of ours) {
   const meta = await sharp(path.join(corpus, o.file)).metadata();
+  // conveyor's boxes are in the upright image: so are sharp's, after .rotate().
+  const turned = (meta.orientation || 1) >= 5;
+  const [w, h] = turned ? [meta.height, meta.width] : [meta.width, meta.height];
   const row = { file: o.file };
   for (const position of ['attention', 'entropy']) {
-    const { info } = await sharp(path.join(corpus, o.file)).resize(400, 400, { fit: 'cover', position })
+    const { info } = await sharp(path.join(corpus, o.file)).rotate().resize(400, 400, { fit: 'cover', position })
       .raw().toBuffer({ resolveWithObject: true });
     // sharp resizes to cover first, then crops: offsets are in the resized image.
-    const s = Math.max(400 / meta.width, 400 / meta.height);
+    const s = Math.max(400 / w, 400 / h);
     const box = { left: -info.cropOffsetLeft / s, top: -info.cropOffsetTop / s, width: 400 / s, height: 400 / s };
     row[`sharp_${position}`] = box;
     row[`iou_${position}`] = iou(box, o[position]);
