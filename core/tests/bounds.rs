@@ -124,24 +124,50 @@ fn a_deadline_stops_a_running_jpeg_encode_in_any_pass() {
     let t = pool.submit(big_jpeg_job(&source)).unwrap().wait().timings;
     eprintln!("timings of a run to the end: {t:?}");
     let encode_start = t.queued + t.decode + t.resize;
-    // Deadlines in the rows and in the passes of `jpeg_finish_compress`.
+    // Deadlines in the rows and in the passes of `jpeg_finish_compress`. The deadline
+    // is aimed from a run to the end; on a machine whose speed varies, a run can end
+    // before it (faster) or reach it still decoding (slower): such a try tests nothing
+    // and is aimed again, from the latest run to the end.
     for share in [0.3, 0.7] {
-        let deadline = encode_start + t.encode.mul_f64(share);
-        let started = Instant::now();
-        let outcome = pool
-            .submit(big_jpeg_job(&source).with_timeout(deadline))
-            .unwrap()
-            .wait();
-        let late = started.elapsed().saturating_sub(deadline);
-        let e = outcome.result.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
-        assert_eq!(e.stage, Some(Stage::Encode), "{e}");
-        eprintln!("encode {:?}, deadline at {share}: late {late:?}", t.encode);
-        // libjpeg asks every 16 rows of work; a loaded debug CI run gets some slack.
+        let mut reference = t;
+        let mut landed = false;
+        for _try in 0..8 {
+            let encode_start = reference.queued + reference.decode + reference.resize;
+            let deadline = encode_start + reference.encode.mul_f64(share);
+            let started = Instant::now();
+            let outcome = pool
+                .submit(big_jpeg_job(&source).with_timeout(deadline))
+                .unwrap()
+                .wait();
+            let late = started.elapsed().saturating_sub(deadline);
+            let e = match outcome.result {
+                Ok(_) => {
+                    reference = outcome.timings;
+                    continue;
+                }
+                Err(e) if e.kind == ErrorKind::TimedOut && e.stage != Some(Stage::Encode) => {
+                    continue;
+                }
+                Err(e) => e,
+            };
+            assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
+            assert_eq!(e.stage, Some(Stage::Encode), "{e}");
+            eprintln!(
+                "encode {:?}, deadline at {share}: late {late:?}",
+                reference.encode
+            );
+            // libjpeg asks every 16 rows of work; a loaded debug CI run gets some slack.
+            assert!(
+                late < Duration::from_millis(400),
+                "outcome {late:?} after the deadline (encode takes {:?})",
+                reference.encode
+            );
+            landed = true;
+            break;
+        }
         assert!(
-            late < Duration::from_millis(400),
-            "outcome {late:?} after the deadline (encode takes {:?})",
-            t.encode
+            landed,
+            "no deadline at {share} of the encode landed in it in 8 tries"
         );
     }
 }
