@@ -196,9 +196,10 @@ test('memory: estimates are admitted against the budget, and big workers are rec
     clearInterval(tick);
     const after = pool.stats();
     await pool.close();
-    // Recycling: a worker whose memory grew past maxWorkerMemory starts afresh.
+    // Recycling: a worker whose memory grew past maxWorkerMemory starts afresh. A
+    // 3000 px output decodes the 12 MP JPEG at full size (no shrink-on-load).
     const recycling = await Pool.create({ workers: 1, maxWorkerMemory: 16 << 20 });
-    const first = await settle(recycling.process(big, recipe));
+    const first = await settle(recycling.process(big, { outputs: [{ name: 'o', width: 3000, format: 'jpeg' }] }));
     await new Promise((r) => setTimeout(r, 50));
     const second = await settle(recycling.process(small, recipe));
     const recycled = recycling.stats();
