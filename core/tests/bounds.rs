@@ -123,7 +123,6 @@ fn a_deadline_stops_a_running_jpeg_encode_in_any_pass() {
     let source = progressive_jpeg_of(4000, 4000, 63);
     let t = pool.submit(big_jpeg_job(&source)).unwrap().wait().timings;
     eprintln!("timings of a run to the end: {t:?}");
-    let encode_start = t.queued + t.decode + t.resize;
     // Deadlines in the rows and in the passes of `jpeg_finish_compress`. The deadline
     // is aimed from a run to the end; on a machine whose speed varies, a run can end
     // before it (faster) or reach it still decoding (slower): such a try tests nothing

@@ -11,9 +11,10 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::psnr::psnr;
 use common::*;
 use conveyor::{ErrorKind, Job, Limits, Pool, Recipe};
-use image::{DynamicImage, ImageFormat, RgbaImage};
+use image::{DynamicImage, ImageFormat};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -217,23 +218,6 @@ fn the_error_code_table_is_current() {
         text,
         "run with CONVEYOR_BLESS=1"
     );
-}
-
-/// The PSNR of two images of the same size over R, G, B and A (99 when identical).
-fn psnr(a: &RgbaImage, b: &RgbaImage) -> f64 {
-    assert_eq!(a.dimensions(), b.dimensions());
-    let se: f64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let mse = se / a.as_raw().len() as f64;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
 }
 
 /// Checks an output's pixels against its reference (or writes the reference when

@@ -18,9 +18,13 @@
 #[path = "../../fuzz/src/core_harness.rs"]
 #[allow(dead_code)]
 mod core_harness;
+#[path = "../../core/tests/common/psnr.rs"]
+mod psnr;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use psnr::psnr;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -204,24 +208,6 @@ fn replay_known_failing(name: &str) {
 #[test]
 fn regression_f1_width_only_enlarge_is_refused_not_aborted() {
     replay_known_failing(F1);
-}
-
-/// The PSNR of two images of the same size over R, G, B and A (99 when identical), as
-/// `core/tests/vectors.rs` computes it.
-fn psnr(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
-    assert_eq!(a.dimensions(), b.dimensions());
-    let se: f64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum();
-    let mse = se / a.as_raw().len() as f64;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
 }
 
 /// Checks a successful case's detail lines from `fuzz_replay -o` (`  input ...`,

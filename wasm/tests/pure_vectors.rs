@@ -11,11 +11,14 @@
 //! `cargo test --workspace` the core's features unify with the native doors' and the
 //! native decoders run instead.
 
+#[path = "../../core/tests/common/psnr.rs"]
+mod psnr;
+
 use std::path::PathBuf;
 
 use conveyor::pipeline::{run_valid, Context};
 use conveyor::{ErrorKind, InputFormat, Limits, Report, ValidRecipe};
-use image::RgbaImage;
+use psnr::psnr;
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -32,22 +35,6 @@ fn run(input: &[u8], recipe: &str, limits: &Limits) -> Result<Report, conveyor::
         admit: None,
     };
     run_valid(input, &recipe, &ctx, &|_| Ok(()))
-}
-
-fn psnr(a: &RgbaImage, b: &RgbaImage) -> f64 {
-    assert_eq!(a.dimensions(), b.dimensions());
-    let se: f64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let mse = se / a.as_raw().len() as f64;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
 }
 
 #[test]

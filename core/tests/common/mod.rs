@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod hostile;
+pub mod psnr;
 
 use std::io::Cursor;
 
