@@ -452,6 +452,16 @@ fn is_identity(t: &Transform8BitExecutor, channels: usize) -> bool {
         .all(|(&a, &b)| (a as i32 - b as i32).abs() <= 1)
 }
 
+/// The sRGB transfer function, decoded: an sRGB value (0 to 1) to linear light (0 to 1).
+/// Used where the pipeline measures colour itself (placeholders, the attention crop).
+pub(crate) fn srgb_to_linear(v: f32) -> f32 {
+    if v <= 0.040_45 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
 /// A WebP file with `icc` in an ICCP chunk (the WebP encoders here write none): a simple
 /// file (one `VP8 ` or `VP8L` chunk) becomes an extended one with a `VP8X` header
 /// (`alpha`: the image has transparency); an extended one gets the ICC flag. `None`

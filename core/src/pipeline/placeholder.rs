@@ -69,12 +69,7 @@ fn push83(out: &mut String, value: u32, digits: u32) {
 }
 
 fn to_linear(v: u8) -> f32 {
-    let v = v as f32 / 255.0;
-    if v <= 0.04045 {
-        v / 12.92
-    } else {
-        ((v + 0.055) / 1.055).powf(2.4)
-    }
+    super::colour::srgb_to_linear(v as f32 / 255.0)
 }
 
 fn to_srgb(v: f32) -> u32 {

@@ -144,14 +144,7 @@ const SKIN: [f32; 3] = [0.78, 0.57, 0.44];
 
 /// sRGB (0..=255) to CIE XYZ (D65, Y of white = 100).
 fn xyz(rgb: [f32; 3]) -> [f32; 3] {
-    let lin = rgb.map(|v| {
-        let c = v / 255.0;
-        if c <= 0.040_45 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    });
+    let lin = rgb.map(|v| super::colour::srgb_to_linear(v / 255.0));
     let [r, g, b] = lin;
     [
         100.0 * (0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b),
