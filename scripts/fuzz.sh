@@ -9,7 +9,8 @@
 # and pool-config JSON, valid recipes run on fixed images), ffi_submit (the C ABI submit
 # path in-process, `recipe NUL image`).
 #
-# Each target runs as ONE libFuzzer process under `nice -n 19` (the machine is shared),
+# Each target runs as ONE libFuzzer process under `nice -n 19` (the machine is shared;
+# FUZZ_NICE=N for another level, e.g. 0 to measure a CPU-hour on a quiet machine),
 # in fork mode with one child (-fork=1) so that a crash, timeout or OOM is saved and the
 # run goes on. The working corpus is fuzz/corpus/TARGET (seeded from testdata/fuzz/
 # seeds and corpus), crashes land in fuzz/artifacts/TARGET/, logs in fuzz/logs/.
@@ -70,7 +71,7 @@ run_target() {
     echo "==> $t for ${secs}s, log $log"
     local start=$SECONDS
     set +e
-    (cd "$fuzz" && nice -n 19 cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
+    (cd "$fuzz" && nice -n "${FUZZ_NICE:-19}" cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
         "${mode[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -max_len="$(max_len_for "$t")" -dict="$(dict_for "$t")" \
         -artifact_prefix="artifacts/$t/" -print_final_stats=1) >"$log" 2>&1
@@ -92,7 +93,7 @@ case ${1:-} in
     cmin)
         ensure_tools
         t=${2:?usage: scripts/fuzz.sh cmin TARGET}
-        (cd "$fuzz" && nice -n 19 cargo +nightly fuzz cmin -O -a "$t" "corpus/$t" -- \
+        (cd "$fuzz" && nice -n "${FUZZ_NICE:-19}" cargo +nightly fuzz cmin -O -a "$t" "corpus/$t" -- \
             -max_len="$(max_len_for "$t")" -timeout=10 -rss_limit_mb=2048)
         ;;
     *)
