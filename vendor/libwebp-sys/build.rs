@@ -16,6 +16,11 @@ fn main() {
         );
     }
 
+    // conveyor: cc's rerun-if-env-changed lines turn off cargo's default of
+    // rerunning on any change in the package, so the patched C sources are named.
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=vendor");
+
     let mut cc = cc::Build::new();
     let mut sharpyuv_build = cc::Build::new();
     setup_build(&mut cc, &vendor);

@@ -50,7 +50,8 @@
 static int EncodeLossless(const uint8_t* const data, int width, int height,
                           int effort_level,  // in [0..6] range
                           int use_quality_100, VP8LBitWriter* const bw,
-                          WebPAuxStats* const stats) {
+                          WebPAuxStats* const stats,
+                          const WebPPicture* const hook_pic) {
   int ok = 0;
   WebPConfig config;
   WebPPicture picture;
@@ -60,6 +61,13 @@ static int EncodeLossless(const uint8_t* const data, int width, int height,
   picture.height = height;
   picture.use_argb = 1;
   picture.stats = stats;
+  // conveyor: the alpha plane's encode asks the progress hook of 'hook_pic'
+  // (the picture being encoded; NULL when this runs on a worker thread), and
+  // a stop is passed on to it below.
+  if (hook_pic != NULL) {
+    picture.progress_hook = hook_pic->progress_hook;
+    picture.user_data = hook_pic->user_data;
+  }
   if (!WebPPictureAlloc(&picture)) return 0;
 
   // Transfer the alpha values to the green channel.
@@ -88,6 +96,9 @@ static int EncodeLossless(const uint8_t* const data, int width, int height,
   // See: https://code.google.com/p/webp/issues/detail?id=239
   // Need to re-enable this later.
   ok = VP8LEncodeStream(&config, &picture, bw, /*use_cache=*/0);
+  if (hook_pic != NULL && picture.error_code == VP8_ENC_ERROR_USER_ABORT) {
+    WebPEncodingSetError(hook_pic, VP8_ENC_ERROR_USER_ABORT);
+  }
   WebPPictureFree(&picture);
   ok = ok && !bw->error_;
   if (!ok) {
@@ -111,7 +122,8 @@ static int EncodeAlphaInternal(const uint8_t* const data, int width, int height,
                                int method, int filter, int reduce_levels,
                                int effort_level,  // in [0..6] range
                                uint8_t* const tmp_alpha,
-                               FilterTrial* result) {
+                               FilterTrial* result,
+                               const WebPPicture* const hook_pic) {
   int ok = 0;
   const uint8_t* alpha_src;
   WebPFilterFunc filter_func;
@@ -138,7 +150,8 @@ static int EncodeAlphaInternal(const uint8_t* const data, int width, int height,
   if (method != ALPHA_NO_COMPRESSION) {
     ok = VP8LBitWriterInit(&tmp_bw, data_size >> 3);
     ok = ok && EncodeLossless(alpha_src, width, height, effort_level,
-                              !reduce_levels, &tmp_bw, &result->stats);
+                              !reduce_levels, &tmp_bw, &result->stats,
+                              hook_pic);
     if (ok) {
       output = VP8LBitWriterFinish(&tmp_bw);
       if (tmp_bw.error_) {
@@ -243,7 +256,8 @@ static int ApplyFiltersAndEncode(const uint8_t* alpha, int width, int height,
                                  int reduce_levels, int effort_level,
                                  uint8_t** const output,
                                  size_t* const output_size,
-                                 WebPAuxStats* const stats) {
+                                 WebPAuxStats* const stats,
+                                 const WebPPicture* const hook_pic) {
   int ok = 1;
   FilterTrial best;
   uint32_t try_map =
@@ -259,7 +273,7 @@ static int ApplyFiltersAndEncode(const uint8_t* alpha, int width, int height,
         FilterTrial trial;
         ok = EncodeAlphaInternal(alpha, width, height, method, filter,
                                  reduce_levels, effort_level, filtered_alpha,
-                                 &trial);
+                                 &trial, hook_pic);
         if (ok && trial.score < best.score) {
           VP8BitWriterWipeOut(&best.bw);
           best = trial;
@@ -271,7 +285,8 @@ static int ApplyFiltersAndEncode(const uint8_t* alpha, int width, int height,
     WebPSafeFree(filtered_alpha);
   } else {
     ok = EncodeAlphaInternal(alpha, width, height, method, WEBP_FILTER_NONE,
-                             reduce_levels, effort_level, NULL, &best);
+                             reduce_levels, effort_level, NULL, &best,
+                             hook_pic);
   }
   if (ok) {
 #if !defined(WEBP_DISABLE_STATS)
@@ -352,7 +367,8 @@ static int EncodeAlpha(VP8Encoder* const enc,
     VP8FiltersInit();
     ok = ApplyFiltersAndEncode(quant_alpha, width, height, data_size, method,
                                filter, reduce_levels, effort_level, output,
-                               output_size, pic->stats);
+                               output_size, pic->stats,
+                               (enc->thread_level_ > 0) ? NULL : pic);
     if (!ok) {
       WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);  // imprecise
     }

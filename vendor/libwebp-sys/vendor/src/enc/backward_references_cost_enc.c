@@ -19,6 +19,7 @@
 
 #include "src/dsp/lossless_common.h"
 #include "src/enc/backward_references_enc.h"
+#include "src/enc/vp8i_enc.h"  // conveyor: WebPPollProgress()
 #include "src/enc/histogram_enc.h"
 #include "src/utils/color_cache_utils.h"
 #include "src/utils/utils.h"
@@ -59,9 +60,12 @@ static void ConvertPopulationCountTableToBitEstimates(
   }
 }
 
+// conveyor: 'pic' and 'percent' are for WebPPollProgress().
 static int CostModelBuild(CostModel* const m, int xsize, int cache_bits,
-                          const VP8LBackwardRefs* const refs) {
+                          const VP8LBackwardRefs* const refs,
+                          const WebPPicture* const pic, int percent) {
   int ok = 0;
+  int polls = 0;
   VP8LRefsCursor c = VP8LRefsCursorInit(refs);
   VP8LHistogram* const histo = VP8LAllocateHistogram(cache_bits);
   if (histo == NULL) goto Error;
@@ -70,6 +74,7 @@ static int CostModelBuild(CostModel* const m, int xsize, int cache_bits,
   // distance to plane code.
   VP8LHistogramInit(histo, cache_bits, /*init_arrays=*/ 1);
   while (VP8LRefsCursorOk(&c)) {
+    if ((++polls & 0x3fff) == 0 && !WebPPollProgress(pic, percent)) goto Error;
     VP8LHistogramAddSinglePixOrCopy(histo, c.cur_pos, VP8LDistanceToPlaneCode,
                                     xsize);
     VP8LRefsCursorNext(&c);
@@ -569,7 +574,7 @@ static WEBP_INLINE void PushInterval(CostManager* const manager,
 static int BackwardReferencesHashChainDistanceOnly(
     int xsize, int ysize, const uint32_t* const argb, int cache_bits,
     const VP8LHashChain* const hash_chain, const VP8LBackwardRefs* const refs,
-    uint16_t* const dist_array) {
+    uint16_t* const dist_array, const WebPPicture* const pic, int percent) {
   int i;
   int ok = 0;
   int cc_init = 0;
@@ -596,7 +601,7 @@ static int BackwardReferencesHashChainDistanceOnly(
     if (!cc_init) goto Error;
   }
 
-  if (!CostModelBuild(cost_model, xsize, cache_bits, refs)) {
+  if (!CostModelBuild(cost_model, xsize, cache_bits, refs, pic, percent)) {
     goto Error;
   }
 
@@ -614,6 +619,8 @@ static int BackwardReferencesHashChainDistanceOnly(
   for (i = 1; i < pix_count; ++i) {
     const float prev_cost = cost_manager->costs_[i - 1];
     int offset, len;
+    // conveyor: ask the progress hook every 4096 pixels.
+    if ((i & 0xfff) == 0 && !WebPPollProgress(pic, percent)) goto Error;
     VP8LHashChainFindCopy(hash_chain, i, &offset, &len);
 
     // Try adding the pixel as a literal.
@@ -710,7 +717,8 @@ static void TraceBackwards(uint16_t* const dist_array,
 static int BackwardReferencesHashChainFollowChosenPath(
     const uint32_t* const argb, int cache_bits,
     const uint16_t* const chosen_path, int chosen_path_size,
-    const VP8LHashChain* const hash_chain, VP8LBackwardRefs* const refs) {
+    const VP8LHashChain* const hash_chain, VP8LBackwardRefs* const refs,
+    const WebPPicture* const pic, int percent) {
   const int use_color_cache = (cache_bits > 0);
   int ix;
   int i = 0;
@@ -726,6 +734,8 @@ static int BackwardReferencesHashChainFollowChosenPath(
   VP8LClearBackwardRefs(refs);
   for (ix = 0; ix < chosen_path_size; ++ix) {
     const int len = chosen_path[ix];
+    // conveyor: ask the progress hook every 16384 steps.
+    if ((ix & 0x3fff) == 0 && !WebPPollProgress(pic, percent)) goto Error;
     if (len != 1) {
       int k;
       const int offset = VP8LHashChainFindOffset(hash_chain, i);
@@ -762,13 +772,17 @@ static int BackwardReferencesHashChainFollowChosenPath(
 extern int VP8LBackwardReferencesTraceBackwards(
     int xsize, int ysize, const uint32_t* const argb, int cache_bits,
     const VP8LHashChain* const hash_chain,
-    const VP8LBackwardRefs* const refs_src, VP8LBackwardRefs* const refs_dst);
+    const VP8LBackwardRefs* const refs_src, VP8LBackwardRefs* const refs_dst,
+    const WebPPicture* const pic, int percent);
+// conveyor: 'pic' and 'percent' are for WebPPollProgress().
 int VP8LBackwardReferencesTraceBackwards(int xsize, int ysize,
                                          const uint32_t* const argb,
                                          int cache_bits,
                                          const VP8LHashChain* const hash_chain,
                                          const VP8LBackwardRefs* const refs_src,
-                                         VP8LBackwardRefs* const refs_dst) {
+                                         VP8LBackwardRefs* const refs_dst,
+                                         const WebPPicture* const pic,
+                                         int percent) {
   int ok = 0;
   const int dist_array_size = xsize * ysize;
   uint16_t* chosen_path = NULL;
@@ -779,13 +793,14 @@ int VP8LBackwardReferencesTraceBackwards(int xsize, int ysize,
   if (dist_array == NULL) goto Error;
 
   if (!BackwardReferencesHashChainDistanceOnly(
-          xsize, ysize, argb, cache_bits, hash_chain, refs_src, dist_array)) {
+          xsize, ysize, argb, cache_bits, hash_chain, refs_src, dist_array,
+          pic, percent)) {
     goto Error;
   }
   TraceBackwards(dist_array, dist_array_size, &chosen_path, &chosen_path_size);
   if (!BackwardReferencesHashChainFollowChosenPath(
           argb, cache_bits, chosen_path, chosen_path_size, hash_chain,
-          refs_dst)) {
+          refs_dst, pic, percent)) {
     goto Error;
   }
   ok = 1;

@@ -252,6 +252,11 @@ static int GetWindowSizeForHashChain(int quality, int xsize) {
   return (max_window_size > WINDOW_SIZE) ? WINDOW_SIZE : max_window_size;
 }
 
+// conveyor: true when the progress hook of 'pic' says stop; asked on every
+// 2^14th use (counted in 'polls'), passing 'percent' (the progress so far).
+#define POLL_SAYS_STOP(polls, pic, percent) \
+  ((++(polls) & 0x3fff) == 0 && !WebPPollProgress((pic), (percent)))
+
 static WEBP_INLINE int MaxFindCopyLength(int len) {
   return (len < MAX_LENGTH) ? len : MAX_LENGTH;
 }
@@ -268,6 +273,9 @@ int VP8LHashChainFill(VP8LHashChain* const p, int quality,
   int pos;
   int argb_comp;
   uint32_t base_position;
+  // conveyor: WebPReportProgress() asks the hook on every call, so the two
+  // loops below call it every 4096 and every 8 steps, not on each step.
+  int polls = 0;
   int32_t* hash_to_first_index;
   // Temporarily use the p->offset_length_ as a hash chain.
   int32_t* chain = (int32_t*)p->offset_length_;
@@ -335,7 +343,8 @@ int VP8LHashChainFill(VP8LHashChain* const p, int quality,
       argb_comp = argb_comp_next;
     }
 
-    if (!WebPReportProgress(
+    if ((++polls & 0xfff) == 0 &&
+        !WebPReportProgress(
             pic, percent_start + percent_range * pos / (size - 2), percent)) {
       WebPSafeFree(hash_to_first_index);
       return 0;
@@ -439,7 +448,8 @@ int VP8LHashChainFill(VP8LHashChain* const p, int quality,
       }
     }
 
-    if (!WebPReportProgress(pic,
+    if ((++polls & 0x7) == 0 &&
+        !WebPReportProgress(pic,
                             percent_start + percent_range *
                                                 (size - 2 - base_position) /
                                                 (size - 2),
@@ -471,9 +481,11 @@ static WEBP_INLINE void AddSingleLiteral(uint32_t pixel, int use_color_cache,
 
 static int BackwardReferencesRle(int xsize, int ysize,
                                  const uint32_t* const argb,
-                                 int cache_bits, VP8LBackwardRefs* const refs) {
+                                 int cache_bits, VP8LBackwardRefs* const refs,
+                                 const WebPPicture* const pic, int percent) {
   const int pix_count = xsize * ysize;
   int i, k;
+  int polls = 0;
   const int use_color_cache = (cache_bits > 0);
   VP8LColorCache hashers;
 
@@ -487,6 +499,10 @@ static int BackwardReferencesRle(int xsize, int ysize,
   while (i < pix_count) {
     const int max_len = MaxFindCopyLength(pix_count - i);
     const int rle_len = FindMatchLength(argb + i, argb + i - 1, 0, max_len);
+    if (POLL_SAYS_STOP(polls, pic, percent)) {
+      if (use_color_cache) VP8LColorCacheClear(&hashers);
+      return 0;
+    }
     const int prev_row_len = (i < xsize) ? 0 :
         FindMatchLength(argb + i, argb + i - xsize, 0, max_len);
     if (rle_len >= prev_row_len && rle_len >= MIN_LENGTH) {
@@ -515,8 +531,10 @@ static int BackwardReferencesRle(int xsize, int ysize,
 static int BackwardReferencesLz77(int xsize, int ysize,
                                   const uint32_t* const argb, int cache_bits,
                                   const VP8LHashChain* const hash_chain,
-                                  VP8LBackwardRefs* const refs) {
+                                  VP8LBackwardRefs* const refs,
+                                  const WebPPicture* const pic, int percent) {
   int i;
+  int polls = 0;
   int i_last_check = -1;
   int ok = 0;
   int cc_init = 0;
@@ -534,6 +552,7 @@ static int BackwardReferencesLz77(int xsize, int ysize,
     int offset = 0;
     int len = 0;
     int j;
+    if (POLL_SAYS_STOP(polls, pic, percent)) goto Error;
     VP8LHashChainFindCopy(hash_chain, i, &offset, &len);
     if (len >= MIN_LENGTH) {
       const int len_ini = len;
@@ -588,8 +607,11 @@ static int BackwardReferencesLz77Box(int xsize, int ysize,
                                      const uint32_t* const argb, int cache_bits,
                                      const VP8LHashChain* const hash_chain_best,
                                      VP8LHashChain* hash_chain,
-                                     VP8LBackwardRefs* const refs) {
+                                     VP8LBackwardRefs* const refs,
+                                     const WebPPicture* const pic,
+                                     int percent) {
   int i;
+  int polls = 0;
   const int pix_count = xsize * ysize;
   uint16_t* counts;
   int window_offsets[WINDOW_OFFSETS_SIZE_MAX] = {0};
@@ -606,6 +628,10 @@ static int BackwardReferencesLz77Box(int xsize, int ysize,
   counts = counts_ini + i;
   counts[1] = 1;
   for (; i >= 0; --i, --counts) {
+    if (POLL_SAYS_STOP(polls, pic, percent)) {
+      WebPSafeFree(counts_ini);
+      return 0;
+    }
     if (argb[i] == argb[i + 1]) {
       // Max out the counts to MAX_LENGTH.
       counts[0] = counts[1] + (counts[1] != MAX_LENGTH);
@@ -655,6 +681,10 @@ static int BackwardReferencesLz77Box(int xsize, int ysize,
     int best_length = VP8LHashChainFindLength(hash_chain_best, i);
     int best_offset;
     int do_compute = 1;
+    if (POLL_SAYS_STOP(polls, pic, percent)) {
+      WebPSafeFree(counts_ini);
+      return 0;
+    }
 
     if (best_length >= MAX_LENGTH) {
       // Do not recompute the best match if we already have a maximal one in the
@@ -730,7 +760,7 @@ static int BackwardReferencesLz77Box(int xsize, int ysize,
   WebPSafeFree(counts_ini);
 
   return BackwardReferencesLz77(xsize, ysize, argb, cache_bits, hash_chain,
-                                refs);
+                                refs, pic, percent);
 }
 
 // -----------------------------------------------------------------------------
@@ -755,8 +785,10 @@ static void BackwardReferences2DLocality(int xsize,
 // Returns 0 in case of memory error.
 static int CalculateBestCacheSize(const uint32_t* argb, int quality,
                                   const VP8LBackwardRefs* const refs,
-                                  int* const best_cache_bits) {
+                                  int* const best_cache_bits,
+                                  const WebPPicture* const pic, int percent) {
   int i;
+  int polls = 0;
   const int cache_bits_max = (quality <= 25) ? 0 : *best_cache_bits;
   float entropy_min = MAX_ENTROPY;
   int cc_init[MAX_COLOR_CACHE_BITS + 1] = { 0 };
@@ -788,6 +820,7 @@ static int CalculateBestCacheSize(const uint32_t* argb, int quality,
   // anything in practice.
   while (VP8LRefsCursorOk(&c)) {
     const PixOrCopy* const v = c.cur_pos;
+    if (POLL_SAYS_STOP(polls, pic, percent)) goto Error;
     if (PixOrCopyIsLiteral(v)) {
       const uint32_t pix = *argb++;
       const uint32_t a = (pix >> 24) & 0xff;
@@ -861,14 +894,21 @@ static int CalculateBestCacheSize(const uint32_t* argb, int quality,
 // Update (in-place) backward references for specified cache_bits.
 static int BackwardRefsWithLocalCache(const uint32_t* const argb,
                                       int cache_bits,
-                                      VP8LBackwardRefs* const refs) {
+                                      VP8LBackwardRefs* const refs,
+                                      const WebPPicture* const pic,
+                                      int percent) {
   int pixel_index = 0;
+  int polls = 0;
   VP8LColorCache hashers;
   VP8LRefsCursor c = VP8LRefsCursorInit(refs);
   if (!VP8LColorCacheInit(&hashers, cache_bits)) return 0;
 
   while (VP8LRefsCursorOk(&c)) {
     PixOrCopy* const v = c.cur_pos;
+    if (POLL_SAYS_STOP(polls, pic, percent)) {
+      VP8LColorCacheClear(&hashers);
+      return 0;
+    }
     if (PixOrCopyIsLiteral(v)) {
       const uint32_t argb_literal = v->argb_or_distance;
       const int ix = VP8LColorCacheContains(&hashers, argb_literal);
@@ -896,9 +936,11 @@ static int BackwardRefsWithLocalCache(const uint32_t* const argb,
 static VP8LBackwardRefs* GetBackwardReferencesLowEffort(
     int width, int height, const uint32_t* const argb,
     int* const cache_bits, const VP8LHashChain* const hash_chain,
-    VP8LBackwardRefs* const refs_lz77) {
+    VP8LBackwardRefs* const refs_lz77, const WebPPicture* const pic,
+    int percent) {
   *cache_bits = 0;
-  if (!BackwardReferencesLz77(width, height, argb, 0, hash_chain, refs_lz77)) {
+  if (!BackwardReferencesLz77(width, height, argb, 0, hash_chain, refs_lz77,
+                              pic, percent)) {
     return NULL;
   }
   BackwardReferences2DLocality(width, refs_lz77);
@@ -908,14 +950,17 @@ static VP8LBackwardRefs* GetBackwardReferencesLowEffort(
 extern int VP8LBackwardReferencesTraceBackwards(
     int xsize, int ysize, const uint32_t* const argb, int cache_bits,
     const VP8LHashChain* const hash_chain,
-    const VP8LBackwardRefs* const refs_src, VP8LBackwardRefs* const refs_dst);
+    const VP8LBackwardRefs* const refs_src, VP8LBackwardRefs* const refs_dst,
+    const WebPPicture* const pic, int percent);
+// conveyor: 'pic' and 'percent' are for WebPPollProgress().
 static int GetBackwardReferences(int width, int height,
                                  const uint32_t* const argb, int quality,
                                  int lz77_types_to_try, int cache_bits_max,
                                  int do_no_cache,
                                  const VP8LHashChain* const hash_chain,
                                  VP8LBackwardRefs* const refs,
-                                 int* const cache_bits_best) {
+                                 int* const cache_bits_best,
+                                 const WebPPicture* const pic, int percent) {
   VP8LHistogram* histo = NULL;
   int i, lz77_type;
   // Index 0 is for a color cache, index 1 for no cache (if needed).
@@ -936,18 +981,20 @@ static int GetBackwardReferences(int width, int height,
     if ((lz77_types_to_try & lz77_type) == 0) continue;
     switch (lz77_type) {
       case kLZ77RLE:
-        res = BackwardReferencesRle(width, height, argb, 0, refs_tmp);
+        res = BackwardReferencesRle(width, height, argb, 0, refs_tmp, pic,
+                                    percent);
         break;
       case kLZ77Standard:
         // Compute LZ77 with no cache (0 bits), as the ideal LZ77 with a color
         // cache is not that different in practice.
         res = BackwardReferencesLz77(width, height, argb, 0, hash_chain,
-                                     refs_tmp);
+                                     refs_tmp, pic, percent);
         break;
       case kLZ77Box:
         if (!VP8LHashChainInit(&hash_chain_box, width * height)) goto Error;
         res = BackwardReferencesLz77Box(width, height, argb, 0, hash_chain,
-                                        &hash_chain_box, refs_tmp);
+                                        &hash_chain_box, refs_tmp, pic,
+                                        percent);
         break;
       default:
         assert(0);
@@ -962,11 +1009,13 @@ static int GetBackwardReferences(int width, int height,
 
       if (i == 0) {
         // Try with a color cache.
-        if (!CalculateBestCacheSize(argb, quality, refs_tmp, &cache_bits)) {
+        if (!CalculateBestCacheSize(argb, quality, refs_tmp, &cache_bits, pic,
+                                    percent)) {
           goto Error;
         }
         if (cache_bits > 0) {
-          if (!BackwardRefsWithLocalCache(argb, cache_bits, refs_tmp)) {
+          if (!BackwardRefsWithLocalCache(argb, cache_bits, refs_tmp, pic,
+                                          percent)) {
             goto Error;
           }
         }
@@ -975,7 +1024,10 @@ static int GetBackwardReferences(int width, int height,
       if (i == 0 && do_no_cache && cache_bits == 0) {
         // No need to re-compute bit_cost as it was computed at i == 1.
       } else {
-        VP8LHistogramCreate(histo, refs_tmp, cache_bits);
+        if (!VP8LHistogramCreatePolled(histo, refs_tmp, cache_bits, pic,
+                                       percent)) {
+          goto Error;
+        }
         bit_cost = VP8LHistogramEstimateBits(histo);
       }
 
@@ -1009,10 +1061,13 @@ static int GetBackwardReferences(int width, int height,
       float bit_cost_trace;
       if (!VP8LBackwardReferencesTraceBackwards(width, height, argb, cache_bits,
                                                 hash_chain_tmp, &refs[i],
-                                                refs_tmp)) {
+                                                refs_tmp, pic, percent)) {
         goto Error;
       }
-      VP8LHistogramCreate(histo, refs_tmp, cache_bits);
+      if (!VP8LHistogramCreatePolled(histo, refs_tmp, cache_bits, pic,
+                                     percent)) {
+        goto Error;
+      }
       bit_cost_trace = VP8LHistogramEstimateBits(histo);
       if (bit_cost_trace < bit_costs_best[i]) {
         BackwardRefsSwap(refs_tmp, &refs[i]);
@@ -1047,7 +1102,8 @@ int VP8LGetBackwardReferences(
     VP8LBackwardRefs* refs_best;
     *cache_bits_best = cache_bits_max;
     refs_best = GetBackwardReferencesLowEffort(
-        width, height, argb, cache_bits_best, hash_chain, refs);
+        width, height, argb, cache_bits_best, hash_chain, refs, pic,
+        *percent);
     if (refs_best == NULL) {
       return WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);
     }
@@ -1056,7 +1112,7 @@ int VP8LGetBackwardReferences(
   } else {
     if (!GetBackwardReferences(width, height, argb, quality, lz77_types_to_try,
                                cache_bits_max, do_no_cache, hash_chain, refs,
-                               cache_bits_best)) {
+                               cache_bits_best, pic, *percent)) {
       return WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);
     }
   }

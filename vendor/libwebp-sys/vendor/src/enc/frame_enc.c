@@ -886,7 +886,8 @@ int VP8EncTokenLoop(VP8Encoder* const enc) {
       FinalizeTokenProbas(&enc->proba_);
     }
     ok = VP8EmitTokens(&enc->tokens_, enc->parts_ + 0,
-                       (const uint8_t*)proba->coeffs_, 1);
+                       (const uint8_t*)proba->coeffs_, 1,
+                       enc->pic_, enc->percent_);
   }
   ok = ok && WebPReportProgress(enc->pic_, enc->percent_ + remaining_progress,
                                 &enc->percent_);

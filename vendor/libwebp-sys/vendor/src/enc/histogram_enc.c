@@ -110,6 +110,24 @@ void VP8LHistogramInit(VP8LHistogram* const p, int palette_code_bits,
   }
 }
 
+int VP8LHistogramCreatePolled(VP8LHistogram* const p,
+                              const VP8LBackwardRefs* const refs,
+                              int palette_code_bits,
+                              const WebPPicture* const pic, int percent) {
+  int polls = 0;
+  VP8LRefsCursor c = VP8LRefsCursorInit(refs);
+  if (palette_code_bits >= 0) {
+    p->palette_code_bits_ = palette_code_bits;
+  }
+  HistogramClear(p);
+  while (VP8LRefsCursorOk(&c)) {
+    if ((++polls & 0x3fff) == 0 && !WebPPollProgress(pic, percent)) return 0;
+    VP8LHistogramAddSinglePixOrCopy(p, c.cur_pos, NULL, 0);
+    VP8LRefsCursorNext(&c);
+  }
+  return 1;
+}
+
 VP8LHistogram* VP8LAllocateHistogram(int cache_bits) {
   VP8LHistogram* histo = NULL;
   const int total_size = VP8LGetHistogramSize(cache_bits);
@@ -553,10 +571,14 @@ static int GetHistoBinIndex(const VP8LHistogram* const h,
 }
 
 // Construct the histograms from backward references.
-static void HistogramBuild(
+// conveyor: asks pic's progress hook every 16384 references, and returns 0 if
+// it says stop (1 otherwise).
+static int HistogramBuild(
     int xsize, int histo_bits, const VP8LBackwardRefs* const backward_refs,
-    VP8LHistogramSet* const image_histo) {
+    VP8LHistogramSet* const image_histo, const WebPPicture* const pic,
+    int percent) {
   int x = 0, y = 0;
+  int polls = 0;
   const int histo_xsize = VP8LSubSampleSize(xsize, histo_bits);
   VP8LHistogram** const histograms = image_histo->histograms;
   VP8LRefsCursor c = VP8LRefsCursorInit(backward_refs);
@@ -565,6 +587,7 @@ static void HistogramBuild(
   while (VP8LRefsCursorOk(&c)) {
     const PixOrCopy* const v = c.cur_pos;
     const int ix = (y >> histo_bits) * histo_xsize + (x >> histo_bits);
+    if ((++polls & 0x3fff) == 0 && !WebPPollProgress(pic, percent)) return 0;
     VP8LHistogramAddSinglePixOrCopy(histograms[ix], v, NULL, 0);
     x += PixOrCopyLength(v);
     while (x >= xsize) {
@@ -573,6 +596,7 @@ static void HistogramBuild(
     }
     VP8LRefsCursorNext(&c);
   }
+  return 1;
 }
 
 // Copies the histograms and computes its bit_cost.
@@ -826,8 +850,10 @@ static float HistoQueuePush(HistoQueue* const histo_queue,
 
 // Combines histograms by continuously choosing the one with the highest cost
 // reduction.
+// conveyor: 'pic' and 'percent' are for WebPPollProgress().
 static int HistogramCombineGreedy(VP8LHistogramSet* const image_histo,
-                                  int* const num_used) {
+                                  int* const num_used,
+                                  const WebPPicture* const pic, int percent) {
   int ok = 0;
   const int image_histo_size = image_histo->size;
   int i, j;
@@ -847,6 +873,7 @@ static int HistogramCombineGreedy(VP8LHistogramSet* const image_histo,
   }
 
   for (i = 0; i < image_histo_size; ++i) {
+    if (!WebPPollProgress(pic, percent)) goto End;
     if (image_histo->histograms[i] == NULL) continue;
     for (j = i + 1; j < image_histo_size; ++j) {
       // Initialize queue.
@@ -858,6 +885,7 @@ static int HistogramCombineGreedy(VP8LHistogramSet* const image_histo,
   while (histo_queue.size > 0) {
     const int idx1 = histo_queue.queue[0].idx1;
     const int idx2 = histo_queue.queue[0].idx2;
+    if (!WebPPollProgress(pic, percent)) goto End;
     HistogramAdd(histograms[idx2], histograms[idx1], histograms[idx1]);
     histograms[idx1]->bit_cost_ = histo_queue.queue[0].cost_combo;
 
@@ -897,9 +925,12 @@ static int PairComparison(const void* idx1, const void* idx2) {
   // To be used with bsearch: <0 when *idx1<*idx2, >0 if >, 0 when ==.
   return (*(int*) idx1 - *(int*) idx2);
 }
+// conveyor: 'pic' and 'percent' are for WebPPollProgress().
 static int HistogramCombineStochastic(VP8LHistogramSet* const image_histo,
                                       int* const num_used, int min_cluster_size,
-                                      int* const do_greedy) {
+                                      int* const do_greedy,
+                                      const WebPPicture* const pic,
+                                      int percent) {
   int j, iter;
   uint32_t seed = 1;
   int tries_with_no_success = 0;
@@ -945,6 +976,7 @@ static int HistogramCombineStochastic(VP8LHistogramSet* const image_histo,
     // compression.
     const int num_tries = (*num_used) / 2;
 
+    if (!WebPPollProgress(pic, percent)) goto End;
     // Pick random samples.
     for (j = 0; *num_used >= 2 && j < num_tries; ++j) {
       float curr_cost;
@@ -1190,11 +1222,16 @@ int VP8LGetHistoImageSymbols(int xsize, int ysize,
   }
 
   // Construct the histograms from backward references.
-  HistogramBuild(xsize, histogram_bits, refs, orig_histo);
+  if (!HistogramBuild(xsize, histogram_bits, refs, orig_histo, pic,
+                      *percent)) {
+    goto Error;
+  }
   // Copies the histograms and computes its bit_cost.
   // histogram_symbols is optimized
   HistogramCopyAndAnalyze(orig_histo, image_histo, &num_used,
                           histogram_symbols);
+  // conveyor: ask the progress hook between the stages below, too.
+  if (!WebPPollProgress(pic, *percent)) goto Error;
 
   entropy_combine =
       (num_used > entropy_combine_num_bins * 2) && (quality < 100);
@@ -1212,6 +1249,7 @@ int VP8LGetHistoImageSymbols(int xsize, int ysize,
         bin_map, entropy_combine_num_bins, combine_cost_factor, low_effort);
     OptimizeHistogramSymbols(image_histo, cluster_mappings, num_clusters,
                              map_tmp, histogram_symbols);
+    if (!WebPPollProgress(pic, *percent)) goto Error;
   }
 
   // Don't combine the histograms using stochastic and greedy heuristics for
@@ -1222,13 +1260,13 @@ int VP8LGetHistoImageSymbols(int xsize, int ysize,
     const int threshold_size = (int)(1 + (x * x * x) * (MAX_HISTO_GREEDY - 1));
     int do_greedy;
     if (!HistogramCombineStochastic(image_histo, &num_used, threshold_size,
-                                    &do_greedy)) {
+                                    &do_greedy, pic, *percent)) {
       WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);
       goto Error;
     }
     if (do_greedy) {
       RemoveEmptyHistograms(image_histo);
-      if (!HistogramCombineGreedy(image_histo, &num_used)) {
+      if (!HistogramCombineGreedy(image_histo, &num_used, pic, *percent)) {
         WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);
         goto Error;
       }
@@ -1237,6 +1275,7 @@ int VP8LGetHistoImageSymbols(int xsize, int ysize,
 
   // Find the optimal map from original histograms to the final ones.
   RemoveEmptyHistograms(image_histo);
+  if (!WebPPollProgress(pic, *percent)) goto Error;
   HistogramRemap(orig_histo, image_histo, histogram_symbols);
 
   if (!WebPReportProgress(pic, *percent + percent_range, percent)) {

@@ -64,6 +64,13 @@ void VP8LHistogramCreate(VP8LHistogram* const p,
                          const VP8LBackwardRefs* const refs,
                          int palette_code_bits);
 
+// conveyor: VP8LHistogramCreate() that asks pic's progress hook (passing
+// 'percent') every 16384 references. Returns 0 if the hook says stop.
+int VP8LHistogramCreatePolled(VP8LHistogram* const p,
+                              const VP8LBackwardRefs* const refs,
+                              int palette_code_bits,
+                              const WebPPicture* const pic, int percent);
+
 // Return the size of the histogram for a given cache_bits.
 int VP8LGetHistogramSize(int cache_bits);
 

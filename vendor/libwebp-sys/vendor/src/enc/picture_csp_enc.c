@@ -49,17 +49,19 @@
 // Detection of non-trivial transparency
 
 // Returns true if alpha[] has non-0xff values.
+// conveyor: asks pic's progress hook every WEBP_POLL_ROWS rows; on a stop it
+// returns 0 with VP8_ENC_ERROR_USER_ABORT set in pic->error_code.
 static int CheckNonOpaque(const uint8_t* alpha, int width, int height,
-                          int x_step, int y_step) {
+                          int x_step, int y_step,
+                          const WebPPicture* const pic) {
+  int y;
   if (alpha == NULL) return 0;
   WebPInitAlphaProcessing();
-  if (x_step == 1) {
-    for (; height-- > 0; alpha += y_step) {
-      if (WebPHasAlpha8b(alpha, width)) return 1;
-    }
-  } else {
-    for (; height-- > 0; alpha += y_step) {
-      if (WebPHasAlpha32b(alpha, width)) return 1;
+  for (y = 0; y < height; ++y, alpha += y_step) {
+    if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(pic, 0)) return 0;
+    if (x_step == 1 ? WebPHasAlpha8b(alpha, width)
+                    : WebPHasAlpha32b(alpha, width)) {
+      return 1;
     }
   }
   return 0;
@@ -72,12 +74,16 @@ int WebPPictureHasTransparency(const WebPPicture* picture) {
     if (picture->argb != NULL) {
       return CheckNonOpaque((const uint8_t*)picture->argb + ALPHA_OFFSET,
                             picture->width, picture->height,
-                            4, picture->argb_stride * sizeof(*picture->argb));
+                            4, picture->argb_stride * sizeof(*picture->argb),
+                            picture);
     }
     return 0;
   }
+  // conveyor: no progress hook here, for lossy encodes (VP8EncInitAlpha) do
+  // not look for a stop after this call; the ARGB case above is the lossless
+  // one, and VP8LEncodeImage() does.
   return CheckNonOpaque(picture->a, picture->width, picture->height,
-                        1, picture->a_stride);
+                        1, picture->a_stride, NULL);
 }
 
 //------------------------------------------------------------------------------
@@ -483,8 +489,12 @@ static int ImportYUVAFromRGBA(const uint8_t* r_ptr,
   int y;
   const int width = picture->width;
   const int height = picture->height;
-  const int has_alpha = CheckNonOpaque(a_ptr, width, height, step, rgb_stride);
+  const int has_alpha =
+      CheckNonOpaque(a_ptr, width, height, step, rgb_stride, picture);
   const int is_rgb = (r_ptr < b_ptr);  // otherwise it's bgr
+
+  // conveyor: the progress hook said stop in CheckNonOpaque().
+  if (picture->error_code == VP8_ENC_ERROR_USER_ABORT) return 0;
 
   picture->colorspace = has_alpha ? WEBP_YUV420A : WEBP_YUV420;
   picture->use_argb = 0;
@@ -542,6 +552,11 @@ static int ImportYUVAFromRGBA(const uint8_t* r_ptr,
     // Downsample Y/U/V planes, two rows at a time
     for (y = 0; y < (height >> 1); ++y) {
       int rows_have_alpha = has_alpha;
+      // conveyor: ask the progress hook now and then.
+      if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(picture, 0)) {
+        WebPSafeFree(tmp_rgb);
+        return 0;
+      }
       if (use_dsp) {
         if (is_rgb) {
           WebPConvertRGB24ToY(r_ptr, dst_y, width);
@@ -759,12 +774,19 @@ static int Import(WebPPicture* const picture,
     assert(step == 4);
     if (do_copy) {
       for (y = 0; y < height; ++y) {
+        // conveyor: ask the progress hook now and then (here and below).
+        if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(picture, 0)) {
+          return 0;
+        }
         memcpy(dst, rgb, width * 4);
         rgb += rgb_stride;
         dst += picture->argb_stride;
       }
     } else {
       for (y = 0; y < height; ++y) {
+        if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(picture, 0)) {
+          return 0;
+        }
 #ifdef WORDS_BIGENDIAN
         // BGRA or RGBA input order.
         const uint8_t* a_ptr = rgb + 3;
@@ -784,6 +806,9 @@ static int Import(WebPPicture* const picture,
     uint32_t* dst = picture->argb;
     assert(step >= 3);
     for (y = 0; y < height; ++y) {
+      if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(picture, 0)) {
+        return 0;
+      }
       WebPPackRGB(r_ptr, g_ptr, b_ptr, width, step, dst);
       r_ptr += rgb_stride;
       g_ptr += rgb_stride;

@@ -495,7 +495,10 @@ int VP8LResidualImage(int width, int height, int bits, int low_effort,
     for (tile_y = 0; tile_y < tiles_per_col; ++tile_y) {
       int tile_x;
       for (tile_x = 0; tile_x < tiles_per_row; ++tile_x) {
-        const int pred = GetBestPredictorForTile(
+        int pred;
+        // conveyor: ask the progress hook every 8 tiles, not only per row.
+        if ((tile_x & 7) == 7 && !WebPPollProgress(pic, *percent)) return 0;
+        pred = GetBestPredictorForTile(
             width, height, tile_x, tile_y, bits, histo, argb_scratch, argb,
             max_quantization, exact, used_subtract_green, image);
         image[tile_y * tiles_per_row + tile_x] = ARGB_BLACK | (pred << 8);
@@ -743,6 +746,8 @@ int VP8LColorSpaceTransform(int width, int height, int bits, int quality,
     for (tile_x = 0; tile_x < tile_xsize; ++tile_x) {
       int y;
       const int tile_x_offset = tile_x * max_tile_size;
+      // conveyor: ask the progress hook every 8 tiles, not only per row.
+      if ((tile_x & 7) == 7 && !WebPPollProgress(pic, *percent)) return 0;
       const int tile_y_offset = tile_y * max_tile_size;
       const int all_x_max = GetMin(tile_x_offset + max_tile_size, width);
       const int all_y_max = GetMin(tile_y_offset + max_tile_size, height);

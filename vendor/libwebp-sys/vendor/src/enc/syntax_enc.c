@@ -288,6 +288,8 @@ static int GeneratePartition0(VP8Encoder* const enc) {
   VP8WriteProbas(bw, &enc->proba_);
   pos2 = VP8BitWriterPos(bw);
   VP8CodeIntraModes(enc);
+  // conveyor: the progress hook said stop in VP8CodeIntraModes().
+  if (enc->pic_->error_code == VP8_ENC_ERROR_USER_ABORT) return 0;
   VP8BitWriterFinish(bw);
 
   pos3 = VP8BitWriterPos(bw);
@@ -371,7 +373,15 @@ int VP8EncWrite(VP8Encoder* const enc) {
   for (p = 0; p < enc->num_parts_; ++p) {
     const uint8_t* const buf = VP8BitWriterBuf(enc->parts_ + p);
     const size_t size = VP8BitWriterSize(enc->parts_ + p);
-    if (size) ok = ok && pic->writer(buf, size, pic);
+    // conveyor: written in pieces of 1 MiB, asking the progress hook between
+    // them (the writer sees the same bytes, in more calls).
+    size_t done = 0;
+    while (ok && done < size) {
+      const size_t piece = (size - done < (1u << 20)) ? size - done : (1u << 20);
+      ok = WebPPollProgress(pic, enc->percent_) &&
+           pic->writer(buf + done, piece, pic);
+      done += piece;
+    }
     VP8BitWriterWipeOut(enc->parts_ + p);    // will free the internal buffer.
     ok = ok && WebPReportProgress(pic, enc->percent_ + percent_per_part,
                                   &enc->percent_);

@@ -198,7 +198,8 @@ int VP8RecordCoeffTokens(int ctx, const struct VP8Residual* const res,
 // Final coding pass, with known probabilities
 
 int VP8EmitTokens(VP8TBuffer* const b, VP8BitWriter* const bw,
-                  const uint8_t* const probas, int final_pass) {
+                  const uint8_t* const probas, int final_pass,
+                  const WebPPicture* const pic, int percent) {
   const VP8Tokens* p = b->pages_;
   assert(!b->error_);
   while (p != NULL) {
@@ -208,6 +209,12 @@ int VP8EmitTokens(VP8TBuffer* const b, VP8BitWriter* const bw,
     const token_t* const tokens = TOKEN_DATA(p);
     while (n-- > N) {
       const token_t token = tokens[n];
+      // conveyor: ask the progress hook every 64k tokens. On a stop, the pages
+      // from 'p' on are left in 'b' for VP8TBufferClear() to free.
+      if ((n & 0xffff) == 0 && !WebPPollProgress(pic, percent)) {
+        if (final_pass) b->pages_ = (VP8Tokens*)p;
+        return 0;
+      }
       const int bit = (token >> 15) & 1;
       if (token & FIXED_PROBA_BIT) {
         VP8PutBit(bw, bit, token & 0xffu);  // constant proba

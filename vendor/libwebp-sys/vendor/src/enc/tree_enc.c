@@ -317,6 +317,9 @@ void VP8CodeIntraModes(VP8Encoder* const enc) {
   do {
     const VP8MBInfo* const mb = it.mb_;
     const uint8_t* preds = it.preds_;
+    // conveyor: ask the progress hook once per row of macroblocks; a stop is
+    // left in pic->error_code for VP8EncWrite() to return.
+    if (it.x_ == 0 && !WebPPollProgress(enc->pic_, enc->percent_)) break;
     if (enc->segment_hdr_.update_map_) {
       PutSegment(bw, mb->segment_, enc->proba_.segments_);
     }

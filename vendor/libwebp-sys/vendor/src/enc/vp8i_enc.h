@@ -328,8 +328,11 @@ void VP8TBufferClear(VP8TBuffer* const b);   // de-allocate pages memory
 
 // Finalizes bitstream when probabilities are known.
 // Deletes the allocated token memory if final_pass is true.
+// conveyor: asks pic's progress hook (passing 'percent') every 64k tokens, and
+// returns 0 if it says stop (the pages not yet emitted stay in 'b').
 int VP8EmitTokens(VP8TBuffer* const b, VP8BitWriter* const bw,
-                  const uint8_t* const probas, int final_pass);
+                  const uint8_t* const probas, int final_pass,
+                  const WebPPicture* const pic, int percent);
 
 // record the coding of coefficients without knowing the probabilities yet
 int VP8RecordCoeffTokens(int ctx, const struct VP8Residual* const res,
@@ -460,6 +463,13 @@ int VP8EncTokenLoop(VP8Encoder* const enc);
 int WebPEncodingSetError(const WebPPicture* const pic, WebPEncodingError error);
 int WebPReportProgress(const WebPPicture* const pic,
                        int percent, int* const percent_store);
+// conveyor: asks the progress hook whether to go on, passing 'percent' (the
+// progress reported so far) and storing nothing. Returns 0 and sets
+// VP8_ENC_ERROR_USER_ABORT if the hook says stop, 1 otherwise. Long loops call
+// it every WEBP_POLL_ROWS rows (or the like) so that no stretch of work goes
+// without asking the hook.
+int WebPPollProgress(const WebPPicture* const pic, int percent);
+#define WEBP_POLL_ROWS 16
 
   // in analysis.c
 // Main analysis loop. Decides the segmentations and complexity.

@@ -89,7 +89,8 @@ static int AnalyzeEntropy(const uint32_t* argb,
                           int use_palette,
                           int palette_size, int transform_bits,
                           EntropyIx* const min_entropy_ix,
-                          int* const red_and_blue_always_zero) {
+                          int* const red_and_blue_always_zero,
+                          const WebPPicture* const pic) {
   // Allocate histogram set with cache_bits = 0.
   uint32_t* histo;
 
@@ -107,6 +108,11 @@ static int AnalyzeEntropy(const uint32_t* argb,
     const uint32_t* curr_row = argb;
     uint32_t pix_prev = argb[0];  // Skip the first pixel.
     for (y = 0; y < height; ++y) {
+      // conveyor: ask the progress hook now and then (2%: the progress so far).
+      if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(pic, 2)) {
+        WebPSafeFree(histo);
+        return 0;
+      }
       for (x = 0; x < width; ++x) {
         const uint32_t pix = curr_row[x];
         const uint32_t pix_diff = VP8LSubPixels(pix, pix_prev);
@@ -312,7 +318,7 @@ static int EncoderAnalyze(VP8LEncoder* const enc,
     n_lz77s = (enc->palette_size_ > 0 && enc->palette_size_ <= 16) ? 2 : 1;
     if (!AnalyzeEntropy(pic->argb, width, height, pic->argb_stride, use_palette,
                         enc->palette_size_, enc->transform_bits_,
-                        &min_entropy_ix, red_and_blue_always_zero)) {
+                        &min_entropy_ix, red_and_blue_always_zero, pic)) {
       return 0;
     }
     if (method == 6 && config->quality == 100) {
@@ -675,8 +681,12 @@ static int StoreImageToBitMask(
   int histogram_ix = histogram_symbols[0];
   const HuffmanTreeCode* codes = huffman_codes + 5 * histogram_ix;
   VP8LRefsCursor c = VP8LRefsCursorInit(refs);
+  int polls = 0;
   while (VP8LRefsCursorOk(&c)) {
     const PixOrCopy* const v = c.cur_pos;
+    // conveyor: ask the progress hook every 16384 references. 99%: the
+    // progress reported once this image is written.
+    if ((++polls & 0x3fff) == 0 && !WebPPollProgress(pic, 99)) return 0;
     if ((tile_x != (x & tile_mask)) || (tile_y != (y & tile_mask))) {
       tile_x = x & tile_mask;
       tile_y = y & tile_mask;
@@ -1060,11 +1070,21 @@ static int EncodeImageInternal(
 // -----------------------------------------------------------------------------
 // Transforms
 
-static void ApplySubtractGreen(VP8LEncoder* const enc, int width, int height,
-                               VP8LBitWriter* const bw) {
+// conveyor: done WEBP_POLL_ROWS rows at a time, asking the progress hook
+// (passing 'percent') in between; returns 0 if it says stop.
+static int ApplySubtractGreen(VP8LEncoder* const enc, int width, int height,
+                              VP8LBitWriter* const bw, int percent) {
+  int y;
   VP8LPutBits(bw, TRANSFORM_PRESENT, 1);
   VP8LPutBits(bw, SUBTRACT_GREEN_TRANSFORM, 2);
-  VP8LSubtractGreenFromBlueAndRed(enc->argb_, width * height);
+  for (y = 0; y < height; y += WEBP_POLL_ROWS) {
+    const int rows = (height - y < WEBP_POLL_ROWS) ? height - y
+                                                   : WEBP_POLL_ROWS;
+    if (!WebPPollProgress(enc->pic_, percent)) return 0;
+    VP8LSubtractGreenFromBlueAndRed(enc->argb_ + (size_t)y * width,
+                                    width * rows);
+  }
+  return 1;
 }
 
 static int ApplyPredictFilter(const VP8LEncoder* const enc, int width,
@@ -1162,9 +1182,22 @@ static int WriteImage(const WebPPicture* const pic, VP8LBitWriter* const bw,
     return WebPEncodingSetError(pic, VP8_ENC_ERROR_OUT_OF_MEMORY);
   }
 
-  if (!WriteRiffHeader(pic, riff_size, vp8l_size) ||
-      !pic->writer(webpll_data, webpll_size, pic)) {
+  if (!WriteRiffHeader(pic, riff_size, vp8l_size)) {
     return WebPEncodingSetError(pic, VP8_ENC_ERROR_BAD_WRITE);
+  }
+  {
+    // conveyor: written in pieces of 1 MiB, asking the progress hook between
+    // them (the writer sees the same bytes, in more calls).
+    size_t done = 0;
+    do {
+      const size_t left = webpll_size - done;
+      const size_t piece = (left < (1u << 20)) ? left : (1u << 20);
+      if (!WebPPollProgress(pic, 99)) return 0;
+      if (!pic->writer(webpll_data + done, piece, pic)) {
+        return WebPEncodingSetError(pic, VP8_ENC_ERROR_BAD_WRITE);
+      }
+      done += piece;
+    } while (done < webpll_size);
   }
 
   if (pad) {
@@ -1244,6 +1277,11 @@ static int MakeInputImageCopy(VP8LEncoder* const enc) {
     const uint32_t* src = picture->argb;
     int y;
     for (y = 0; y < height; ++y) {
+      // conveyor: ask the progress hook now and then (2%: where the stream
+      // encoding starts).
+      if ((y % WEBP_POLL_ROWS) == 0 && !WebPPollProgress(picture, 2)) {
+        return 0;
+      }
       memcpy(dst, src, width * sizeof(*dst));
       dst += width;
       src += picture->argb_stride;
@@ -1581,7 +1619,10 @@ static int EncodeStreamHook(void* input, void* data2) {
       // Apply transforms and write transform data.
 
       if (enc->use_subtract_green_) {
-        ApplySubtractGreen(enc, enc->current_width_, height, bw);
+        if (!ApplySubtractGreen(enc, enc->current_width_, height, bw,
+                                percent)) {
+          goto Error;
+        }
       }
 
       if (enc->use_predict_) {
@@ -1854,6 +1895,8 @@ int VP8LEncodeImage(const WebPConfig* const config,
   }
 
   has_alpha = WebPPictureHasTransparency(picture);
+  // conveyor: the progress hook said stop in WebPPictureHasTransparency().
+  if (picture->error_code == VP8_ENC_ERROR_USER_ABORT) goto Error;
   // Write the non-trivial Alpha flag and lossless version.
   if (!WriteRealAlphaAndVersion(&bw, has_alpha)) {
     WebPEncodingSetError(picture, VP8_ENC_ERROR_OUT_OF_MEMORY);

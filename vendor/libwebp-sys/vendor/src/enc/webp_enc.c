@@ -316,12 +316,20 @@ int WebPEncodingSetError(const WebPPicture* const pic,
 
 int WebPReportProgress(const WebPPicture* const pic,
                        int percent, int* const percent_store) {
-  if (percent_store != NULL && percent != *percent_store) {
+  // conveyor: the hook is asked on every call, not only when the percentage
+  // changes, so that it can stop the encode soon after it is told to.
+  if (percent_store != NULL) {
     *percent_store = percent;
-    if (pic->progress_hook && !pic->progress_hook(percent, pic)) {
-      // user abort requested
-      return WebPEncodingSetError(pic, VP8_ENC_ERROR_USER_ABORT);
-    }
+    return WebPPollProgress(pic, percent);
+  }
+  return 1;  // ok
+}
+
+// conveyor: see vp8i_enc.h.
+int WebPPollProgress(const WebPPicture* const pic, int percent) {
+  if (pic != NULL && pic->progress_hook && !pic->progress_hook(percent, pic)) {
+    // user abort requested
+    return WebPEncodingSetError(pic, VP8_ENC_ERROR_USER_ABORT);
   }
   return 1;  // ok
 }
