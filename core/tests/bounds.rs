@@ -212,9 +212,11 @@ fn big_webp_job(source: &[u8], lossless: bool) -> Job {
 
 /// Aims deadlines at `shares` of the encode of `job` (from a run to the end, aimed
 /// again when a run ends before its deadline or is still decoding at it) and asserts
-/// that each outcome is `timed_out` in the encode, at most `bound` after the deadline.
+/// that each outcome is `timed_out` in the encode, at most `floor` plus 5% of the
+/// encode's time after the deadline: the slack grows with a loaded machine's slowness,
+/// which stretches the encode and any gap between two checks alike.
 #[cfg(feature = "libwebp")]
-fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], bound: Duration) {
+fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], floor: Duration) {
     let pool = pool(1, Limits::default());
     let t = pool.submit(job()).unwrap().wait().timings;
     eprintln!("timings of a run to the end: {t:?}");
@@ -239,8 +241,9 @@ fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], bound: 
             };
             assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
             assert_eq!(e.stage, Some(Stage::Encode), "{e}");
+            let bound = floor + reference.encode / 20;
             eprintln!(
-                "encode {:?}, deadline at {share}: late {late:?}",
+                "encode {:?}, deadline at {share}: late {late:?} (bound {bound:?})",
                 reference.encode
             );
             assert!(
@@ -259,11 +262,13 @@ fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], bound: 
 }
 
 // The patched libwebp asks the hook every few milliseconds here (outcomes 2-25 ms late
-// on a loaded 2-core machine); the bound leaves a loaded debug CI run its slack. The
+// on a loaded 2-core machine, 121 ms once beside the other tests at load average 8.7);
+// the bound (100 ms + 5% of the encode) leaves a loaded debug CI run its slack. The
 // lossy deadline at 0.8 falls in the token emission, where stock libwebp 1.3.1 does not
-// ask the hook: there it came 381 ms late. Stock libwebp's lossless gaps stay under the
-// bound at sizes a debug test can afford (the worst, 54 ms, on this noise): that test
-// guards the patched behaviour; `hook_gaps` in src/pipeline/libwebp.rs measures 100 MP.
+// ask the hook: there it came 329-381 ms late (bounds 153-168 ms) in three runs. Stock
+// libwebp's lossless gaps stay under the bound at sizes a debug test can afford (the
+// worst, 54 ms, on this noise): that test guards the patched behaviour; `hook_gaps` in
+// src/pipeline/libwebp.rs measures 100 MP.
 #[cfg(feature = "libwebp")]
 #[test]
 fn a_deadline_stops_a_running_lossy_webp_encode() {

@@ -307,8 +307,9 @@ mod tests {
     }
 
     /// Prints the longest gap between two hook calls on big pictures of noise and of a
-    /// gradient. Slow; run by hand (side 10000 by default):
-    /// `CONVEYOR_GAP_SIDE=10000 cargo test --release -p conveyor --lib hook_gaps -- --ignored --nocapture`
+    /// gradient (libwebp is built at -O2 even in debug builds). Slow; run by hand, side
+    /// 10000 by default, `CONVEYOR_GAP_TRACE=1` also lists every gap over 5 ms:
+    /// `CONVEYOR_GAP_SIDE=10000 cargo test -p conveyor --lib hook_gaps -- --ignored --nocapture`
     #[test]
     #[ignore = "slow: measures, asserts nothing"]
     fn hook_gaps() {
