@@ -117,63 +117,19 @@ fn big_jpeg_job(source: &[u8]) -> Job {
     Job::new(source.to_vec()).with_recipe(Recipe::new(vec![spec]))
 }
 
+// Deadlines in the rows and in the passes of `jpeg_finish_compress`. libjpeg asks
+// every 16 rows of work; a loaded debug CI run gets some slack.
 #[test]
 fn a_deadline_stops_a_running_jpeg_encode_in_any_pass() {
-    let pool = pool(1, Limits::default());
     let source = progressive_jpeg_of(4000, 4000, 63);
-    let t = pool.submit(big_jpeg_job(&source)).unwrap().wait().timings;
-    eprintln!("timings of a run to the end: {t:?}");
-    // Deadlines in the rows and in the passes of `jpeg_finish_compress`. The deadline
-    // is aimed from a run to the end; on a machine whose speed varies, a run can end
-    // before it (faster) or reach it still decoding (slower): such a try tests nothing
-    // and is aimed again, from the latest run to the end.
-    for share in [0.3, 0.7] {
-        let mut reference = t;
-        let mut landed = false;
-        for _try in 0..8 {
-            let encode_start = reference.queued + reference.decode + reference.resize;
-            let deadline = encode_start + reference.encode.mul_f64(share);
-            let started = Instant::now();
-            let outcome = pool
-                .submit(big_jpeg_job(&source).with_timeout(deadline))
-                .unwrap()
-                .wait();
-            let late = started.elapsed().saturating_sub(deadline);
-            let e = match outcome.result {
-                Ok(_) => {
-                    reference = outcome.timings;
-                    continue;
-                }
-                Err(e) if e.kind == ErrorKind::TimedOut && e.stage != Some(Stage::Encode) => {
-                    continue;
-                }
-                Err(e) => e,
-            };
-            assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
-            assert_eq!(e.stage, Some(Stage::Encode), "{e}");
-            eprintln!(
-                "encode {:?}, deadline at {share}: late {late:?}",
-                reference.encode
-            );
-            // libjpeg asks every 16 rows of work; a loaded debug CI run gets some slack.
-            assert!(
-                late < Duration::from_millis(400),
-                "outcome {late:?} after the deadline (encode takes {:?})",
-                reference.encode
-            );
-            landed = true;
-            break;
-        }
-        assert!(
-            landed,
-            "no deadline at {share} of the encode landed in it in 8 tries"
-        );
-    }
+    a_deadline_stops_the_encode_of(
+        &|| big_jpeg_job(&source),
+        &[0.3, 0.7],
+        Duration::from_millis(400),
+        0.0,
+    );
 }
 
-/// A noisy JPEG written again at its own size as WebP (no resize). Noise is the worst
-/// case for libwebp's entropy coders; before conveyor's patch (vendor/libwebp-sys)
-/// libwebp went up to ~40% of an encode without asking its progress hook.
 /// An RGB PNG of random noise (xorshift), every channel: the worst case for libwebp's
 /// lossless coder.
 #[cfg(feature = "libwebp")]
@@ -203,6 +159,9 @@ fn noise_png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// A noisy image written again at its own size as WebP (no resize). Noise is the worst
+/// case for libwebp's entropy coders; before conveyor's patch (vendor/libwebp-sys)
+/// libwebp went up to ~40% of an encode without asking its progress hook.
 #[cfg(feature = "libwebp")]
 fn big_webp_job(source: &[u8], lossless: bool) -> Job {
     let mut spec = OutputSpec::new("big", OutputFormat::Webp);
@@ -211,12 +170,17 @@ fn big_webp_job(source: &[u8], lossless: bool) -> Job {
 }
 
 /// Aims deadlines at `shares` of the encode of `job` (from a run to the end, aimed
-/// again when a run ends before its deadline or is still decoding at it) and asserts
-/// that each outcome is `timed_out` in the encode, at most `floor` plus 5% of the
-/// encode's time after the deadline: the slack grows with a loaded machine's slowness,
-/// which stretches the encode and any gap between two checks alike.
-#[cfg(feature = "libwebp")]
-fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], floor: Duration) {
+/// again when a run ends before its deadline or is still decoding at it: on a machine
+/// whose speed varies such a try tests nothing) and asserts that each outcome is
+/// `timed_out` in the encode, at most `floor` plus `slack` times the encode's time
+/// after the deadline: that share grows with a loaded machine's slowness, which
+/// stretches the encode and any gap between two checks alike.
+fn a_deadline_stops_the_encode_of(
+    job: &dyn Fn() -> Job,
+    shares: &[f64],
+    floor: Duration,
+    slack: f64,
+) {
     let pool = pool(1, Limits::default());
     let t = pool.submit(job()).unwrap().wait().timings;
     eprintln!("timings of a run to the end: {t:?}");
@@ -241,7 +205,7 @@ fn a_deadline_stops_the_encode_of(job: &dyn Fn() -> Job, shares: &[f64], floor: 
             };
             assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
             assert_eq!(e.stage, Some(Stage::Encode), "{e}");
-            let bound = floor + reference.encode / 20;
+            let bound = floor + reference.encode.mul_f64(slack);
             eprintln!(
                 "encode {:?}, deadline at {share}: late {late:?} (bound {bound:?})",
                 reference.encode
@@ -277,6 +241,7 @@ fn a_deadline_stops_a_running_lossy_webp_encode() {
         &|| big_webp_job(&source, false),
         &[0.3, 0.8],
         Duration::from_millis(100),
+        0.05,
     );
 }
 
@@ -288,6 +253,7 @@ fn a_deadline_stops_a_running_lossless_webp_encode() {
         &|| big_webp_job(&source, true),
         &[0.3, 0.7],
         Duration::from_millis(100),
+        0.05,
     );
 }
 
