@@ -26,6 +26,7 @@ import { ERROR_CODES } from './codes.js';
 // The page's thread loads the wasm too, only to check recipes before they are queued
 // (the same strict parser and validation as every door; no image work happens here).
 import initChecker, { checkRecipe } from '../pkg/conveyor_wasm.js';
+import { hasSimd, NO_SIMD_MESSAGE } from './simd.js';
 
 // The code tables are generated from the Rust core (codes.js; see its header).
 export { ERROR_CODES, STAGES, EVENT_TYPES } from './codes.js';
@@ -244,7 +245,9 @@ export class Pool extends EventTarget {
     if (defaultRecipe) settings.default_recipe = typeof defaultRecipe === 'string' ? JSON.parse(defaultRecipe) : defaultRecipe;
     if (limits) settings.limits = limits;
     this._settingsJson = JSON.stringify(settings);
-    this._checker = initChecker().then(() => checkRecipe);
+    this._checker = hasSimd()
+      ? initChecker().then(() => checkRecipe)
+      : Promise.reject(new ConveyorError('panicked', NO_SIMD_MESSAGE));
     this._checker.catch(() => {}); // reported by process(), not as an unhandled rejection
     this._streams = new Set();
     this._checks = new Map();

@@ -8,6 +8,7 @@
 // memory has grown (`memory`, bytes), so the pool can recycle a worker that grew too
 // much. Output buffers go back as transferables.
 import init, { processWith, checkSettings, estimate } from '../pkg/conveyor_wasm.js';
+import { hasSimd, NO_SIMD_MESSAGE } from './simd.js';
 
 let settingsJson = '';
 let ready = null;
@@ -32,17 +33,12 @@ function fail(id, err) {
   }
 }
 
-// The wasm is built with simd128. A module using one v128 instruction (the probe of
-// wasm-feature-detect) tells a browser without WebAssembly SIMD apart, so that it gets
-// a clear error rather than a CompileError about an unknown opcode.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-
 self.onmessage = async (e) => {
   const m = e.data;
   if (m?.type === 'conveyor:init') {
     settingsJson = m.settings || '';
-    if (!WebAssembly.validate(SIMD_PROBE)) {
-      self.postMessage({ type: 'conveyor:init-failed', message: 'conveyor needs WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or later)' });
+    if (!hasSimd()) {
+      self.postMessage({ type: 'conveyor:init-failed', message: NO_SIMD_MESSAGE });
       return;
     }
     ready = init({ module_or_path: new URL('../pkg/conveyor_wasm_bg.wasm', import.meta.url) });
