@@ -130,35 +130,6 @@ fn a_deadline_stops_a_running_jpeg_encode_in_any_pass() {
     );
 }
 
-/// An RGB PNG of random noise (xorshift), every channel: the worst case for libwebp's
-/// lossless coder.
-#[cfg(feature = "libwebp")]
-fn noise_png(w: u32, h: u32) -> Vec<u8> {
-    let mut seed = 0x2545_F491u32;
-    let px: Vec<u8> = (0..w as usize * h as usize * 3)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed >> 24) as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new_with_quality(
-            &mut out,
-            image::codecs::png::CompressionType::Fast,
-            image::codecs::png::FilterType::NoFilter,
-        ),
-        &px,
-        w,
-        h,
-        image::ExtendedColorType::Rgb8,
-    )
-    .unwrap();
-    out
-}
-
 /// A noisy image written again at its own size as WebP (no resize). Noise is the worst
 /// case for libwebp's entropy coders; before conveyor's patch (vendor/libwebp-sys)
 /// libwebp went up to ~40% of an encode without asking its progress hook.
@@ -248,7 +219,7 @@ fn a_deadline_stops_a_running_lossy_webp_encode() {
 #[cfg(feature = "libwebp")]
 #[test]
 fn a_deadline_stops_a_running_lossless_webp_encode() {
-    let source = noise_png(1200, 1200);
+    let source = png_noise_rgb(1200, 1200);
     a_deadline_stops_the_encode_of(
         &|| big_webp_job(&source, true),
         &[0.3, 0.7],

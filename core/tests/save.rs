@@ -207,22 +207,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// An image that does not compress: its full-size PNG is about 3 bytes a pixel.
-fn noise_png(w: u32, h: u32) -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    let img = image::RgbImage::from_fn(w, h, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let b = state.to_le_bytes();
-        image::Rgb([b[0], b[1], b[2]])
-    });
-    common::encode(
-        &image::DynamicImage::ImageRgb8(img),
-        image::ImageFormat::Png,
-    )
-}
-
 #[test]
 fn a_full_disk_between_two_outputs_leaves_nothing_visible() {
     // A real full disk: a 256 KiB tmpfs. The first output (a small JPEG) fits; the
@@ -242,7 +226,7 @@ fn a_full_disk_between_two_outputs_leaves_nothing_visible() {
     ]);
     let e = pool
         .submit(
-            Job::new(noise_png(600, 600))
+            Job::new(common::hostile::png_noise_rgb(600, 600))
                 .with_recipe(recipe)
                 .with_key("full-disk"),
         )

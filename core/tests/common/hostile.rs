@@ -26,17 +26,18 @@ fn zlib(raw_len: usize, mut fill: impl FnMut(&mut fdeflate::Compressor<&mut Vec<
     out
 }
 
-/// A valid PNG of `w`×`h` RGB pixels, all black, streamed through the compressor row
-/// by row (a 10000×10000 one is about 400 KB and declares 100 megapixels).
-pub fn png_black_rgb(w: u32, h: u32) -> Vec<u8> {
+/// A valid PNG of `w`×`h` RGB pixels, streamed through the compressor row by row:
+/// `fill` writes each row's pixels (filter type 0, no prediction).
+fn png_rgb(w: u32, h: u32, mut fill: impl FnMut(&mut [u8])) -> Vec<u8> {
     let mut p = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = w.to_be_bytes().to_vec();
     ihdr.extend(h.to_be_bytes());
     ihdr.extend([8, 2, 0, 0, 0]);
     p.extend(png_chunk(b"IHDR", &ihdr));
-    let row = vec![0u8; 1 + 3 * w as usize];
+    let mut row = vec![0u8; 1 + 3 * w as usize];
     let idat = zlib(row.len() * h as usize, |c| {
         for _ in 0..h {
+            fill(&mut row[1..]);
             c.write_data(&row).unwrap();
         }
     });
@@ -45,6 +46,26 @@ pub fn png_black_rgb(w: u32, h: u32) -> Vec<u8> {
     }
     p.extend(png_chunk(b"IEND", &[]));
     p
+}
+
+/// A valid PNG of `w`×`h` RGB pixels, all black (a 10000×10000 one is about 400 KB and
+/// declares 100 megapixels).
+pub fn png_black_rgb(w: u32, h: u32) -> Vec<u8> {
+    png_rgb(w, h, |_| {})
+}
+
+/// A valid PNG of `w`×`h` RGB pixels of random noise (xorshift) in every channel: the
+/// worst case for lossless encoders (libwebp's among them).
+pub fn png_noise_rgb(w: u32, h: u32) -> Vec<u8> {
+    let mut seed = 0x2545_F491u32;
+    png_rgb(w, h, |row| {
+        for v in row {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            *v = (seed >> 24) as u8;
+        }
+    })
 }
 
 /// A small valid PNG (16×16 grey) whose iCCP chunk inflates to `inflated` bytes of
