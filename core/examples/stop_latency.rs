@@ -7,7 +7,10 @@
 //! ```sh
 //! cargo run --release -p conveyor --example stop_latency            # every case
 //! cargo run --release -p conveyor --example stop_latency -- JPEG    # names with "JPEG"
+//! STOP_AT=0.05 cargo run --release -p conveyor --example stop_latency -- AVIF   # 5 % in
 //! ```
+//!
+//! `STOP_AT` (default 0.5) is where in the stage the deadline and the cancel fall.
 
 #[path = "../tests/common/hostile.rs"]
 mod hostile;
@@ -18,7 +21,10 @@ use conveyor::{Fit, Job, Limits, OutputFormat, OutputSpec, Pool, Recipe, Timings
 use hostile::*;
 
 fn enlarge(format: OutputFormat, lossless: bool) -> Recipe {
-    let side = 10_000;
+    enlarge_to(10_000, format, lossless)
+}
+
+fn enlarge_to(side: u32, format: OutputFormat, lossless: bool) -> Recipe {
     let mut spec = OutputSpec::new("big", format)
         .size(side, side)
         .fit(Fit::Fill)
@@ -95,10 +101,29 @@ fn main() {
             small.clone(),
             enlarge(OutputFormat::Webp, true),
         ),
+        ("100 MP AVIF out, speed 10", "encode", small.clone(), {
+            let mut r = enlarge(OutputFormat::Avif, false);
+            r.outputs[0].speed = Some(10);
+            r
+        }),
+        (
+            "0.36 MP AVIF out of noise, speed 1",
+            "encode",
+            png_noise_rgb(600, 600),
+            {
+                let mut r = enlarge_to(600, OutputFormat::Avif, false);
+                r.outputs[0].speed = Some(1);
+                r
+            },
+        ),
     ];
     println!("| input | stage | stage alone | deadline → outcome | cancel → outcome |");
     println!("|---|---|---|---|---|");
     let only = std::env::args().nth(1).unwrap_or_default();
+    let share: f64 = std::env::var("STOP_AT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.5);
     for (name, which, data, recipe) in cases {
         if !name.contains(&only) {
             continue;
@@ -114,7 +139,7 @@ fn main() {
                 continue;
             }
         };
-        let at = starts + runs / 2;
+        let at = starts + runs.mul_f64(share);
         // The deadline.
         let t = Instant::now();
         let outcome = pool

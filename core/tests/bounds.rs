@@ -228,6 +228,55 @@ fn a_deadline_stops_a_running_lossless_webp_encode() {
     );
 }
 
+/// A noisy photo-sized image written again at its own size as AVIF, at rav1e's fastest
+/// speed. The vendored rav1e (vendor/rav1e) asks the job's check between superblocks
+/// and in every pass of its loop filters; stock rav1e could not be stopped at all.
+#[cfg(feature = "avif")]
+fn avif_job(source: &[u8]) -> Job {
+    let mut spec = OutputSpec::new("big", OutputFormat::Avif);
+    spec.speed = Some(10);
+    Job::new(source.to_vec()).with_recipe(Recipe::new(vec![spec]))
+}
+
+// In a debug build much of rav1e runs unoptimised (ravif's `encode_rgb` is inlined into
+// conveyor, and rav1e's generic code with it), yet rav1e asks often enough that the
+// outcomes came 2-8 ms late here; stock rav1e ran the whole encode (about 4 s).
+#[cfg(feature = "avif")]
+#[test]
+fn a_deadline_stops_a_running_avif_encode() {
+    let source = progressive_jpeg_of(640, 480, 255);
+    a_deadline_stops_the_encode_of(
+        &|| avif_job(&source),
+        &[0.1, 0.5, 0.9],
+        Duration::from_millis(150),
+        0.05,
+    );
+}
+
+#[cfg(feature = "avif")]
+#[test]
+fn cancel_stops_a_running_avif_encode() {
+    let source = progressive_jpeg_of(640, 480, 255);
+    let pool = pool(1, Limits::default());
+    let t = pool.submit(avif_job(&source)).unwrap().wait().timings;
+    let encode_start = t.queued + t.decode + t.resize;
+    let ticket = pool.submit(avif_job(&source)).unwrap();
+    std::thread::sleep(encode_start + t.encode / 2);
+    let c = Instant::now();
+    assert!(pool.cancel(ticket.id()));
+    let outcome = ticket.wait();
+    let took = c.elapsed();
+    eprintln!("encode {:?}; cancel to outcome: {took:?}", t.encode);
+    let e = outcome.result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled, "{e}");
+    assert_eq!(e.stage, Some(Stage::Encode), "{e}");
+    assert!(
+        took < Duration::from_millis(150) + t.encode / 20,
+        "{took:?} (encode {:?})",
+        t.encode
+    );
+}
+
 #[test]
 fn a_job_over_the_whole_budget_fails_naming_estimate_and_budget() {
     let pool = Pool::builder()

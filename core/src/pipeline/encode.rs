@@ -59,11 +59,7 @@ pub(crate) fn encode(
         OutputFormat::Jpeg => jpeg(px, spec, icc, check),
         OutputFormat::Png => png(px, spec, icc, check),
         OutputFormat::Webp => webp(px, spec, check),
-        OutputFormat::Avif => {
-            // rav1e cannot be stopped once it runs: ask before it starts.
-            check()?;
-            super::avif::encode(px, spec)
-        }
+        OutputFormat::Avif => super::avif::encode(px, spec, check),
     }
 }
 

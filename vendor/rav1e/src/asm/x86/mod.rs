@@ -1,0 +1,17 @@
+// Copyright (c) 2019-2022, The rav1e contributors. All rights reserved
+//
+// This source code is subject to the terms of the BSD 2 Clause License and
+// the Alliance for Open Media Patent License 1.0. If the BSD 2 Clause License
+// was not distributed with this source code in the LICENSE file, you can
+// obtain it at www.aomedia.org/license/software. If the Alliance for Open
+// Media Patent License 1.0 was not distributed with this source code in the
+// PATENTS file, you can obtain it at www.aomedia.org/license/patent.
+
+pub mod cdef;
+pub mod dist;
+pub mod ec;
+pub mod lrf;
+pub mod mc;
+pub mod predict;
+pub mod quantize;
+pub mod transform;
