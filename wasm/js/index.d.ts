@@ -69,6 +69,11 @@ export interface ProcessOptions {
   signal?: AbortSignal;
   /** Carried into the outcome's `key` (checked as the native pool checks keys). */
   key?: string;
+  /**
+   * The job's deadline in milliseconds from its acceptance, queue time included. Past
+   * it the job fails with `timed_out` at once; a running job's worker is replaced.
+   */
+  timeoutMs?: number;
 }
 
 export interface Stats {

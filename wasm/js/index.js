@@ -332,13 +332,18 @@ export class Pool extends EventTarget {
    * @param {Blob|File|ArrayBuffer|Uint8Array} input
    * @param {object|string} [recipe] the shared recipe JSON schema; without one, the
    *   pool's default recipe (see `reload`)
-   * @param {{signal?: AbortSignal, key?: string}} [options] `key` is carried into the
-   *   outcome (checked as the native pool checks keys)
+   * @param {{signal?: AbortSignal, key?: string, timeoutMs?: number}} [options] `key` is
+   *   carried into the outcome (checked as the native pool checks keys); `timeoutMs` is
+   *   the job's deadline from its acceptance, queue time included: past it the job fails
+   *   with `timed_out` at once (a running job's worker is replaced, as for an abort)
    */
-  async process(input, recipe, { signal, key } = {}) {
+  async process(input, recipe, { signal, key, timeoutMs } = {}) {
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
     if (key != null && typeof key !== 'string') {
       throw new ConveyorError('invalid_argument', `key must be a string, got ${typeof key}`);
+    }
+    if (timeoutMs != null && !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
+      throw new ConveyorError('invalid_argument', `timeoutMs must be a finite number of milliseconds >= 0, got ${timeoutMs}`);
     }
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     let recipeJson;
@@ -361,7 +366,7 @@ export class Pool extends EventTarget {
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     if (this._closing) throw new ConveyorError('shut_down', 'the pool is closed');
     return new Promise((resolve, reject) => {
-      const job = { id: 0, key: key ?? null, buffer, recipeJson, resolve, reject, signal, settled: false, slot: null, onAbort: null };
+      const job = { id: 0, key: key ?? null, buffer, recipeJson, resolve, reject, signal, settled: false, slot: null, onAbort: null, timeoutMs: timeoutMs ?? null, timer: null };
       if (signal) {
         job.onAbort = () => this._abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -387,6 +392,7 @@ export class Pool extends EventTarget {
     job.id = this._nextId++;
     job.acceptedAt = performance.now();
     this._stats.accepted++;
+    if (job.timeoutMs != null) job.timer = setTimeout(() => this._expire(job), job.timeoutMs);
     this._queue.push(job);
     this._emit('job_queued', { job_id: job.id, input_bytes: job.buffer.byteLength });
     this._dispatch();
@@ -422,6 +428,7 @@ export class Pool extends EventTarget {
       this._pumpMemory();
     }
     if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+    if (job.timer) clearTimeout(job.timer);
     if (job.id && count) {
       if (error) this._stats.failed[error.code] = (this._stats.failed[error.code] || 0) + 1;
       else this._stats.completed++;
@@ -514,6 +521,26 @@ export class Pool extends EventTarget {
       () => { fresh.job = null; this._dispatch(); },
       () => { fresh.job = null; },
     );
+  }
+
+  /** The job's deadline passed: as an abort, with `timed_out` (as the native pool's check). */
+  _expire(job) {
+    if (job.settled) return;
+    const why = `deadline passed, ${job.timeoutMs} ms after acceptance`;
+    const q = this._queue.indexOf(job);
+    if (q >= 0) {
+      this._queue.splice(q, 1);
+      this._settle(job, new ConveyorError('timed_out', `${why}, in the queue`, { stage: 'queue' }));
+      return this._dispatch();
+    }
+    if (job.slot && job.slot.job === job) {
+      // A running wasm call cannot be interrupted: replace its worker.
+      const slot = job.slot;
+      slot.job = null;
+      this._settle(job, new ConveyorError('timed_out', `${why}, while it ran`));
+      this._replace(slot);
+      this._dispatch();
+    }
   }
 
   _abort(job) {

@@ -260,6 +260,20 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
     await started;
     ac2.abort();
     codes.running = await running;
+    // Deadlines (`timeoutMs`): one that passes while the job runs, one in the queue
+    // behind a running job, and one that is no number.
+    codes.warm = await settle(pool.process(small, recipe)); // a started, idle worker
+    let t0 = performance.now();
+    codes.runningTimeout = await pool.process(big, recipe, { timeoutMs: 20 }).then(() => ({ code: 'ok' }), (e) => ({ code: e.code, stage: e.stage, message: e.message }));
+    codes.runningTimeoutMs = performance.now() - t0;
+    started = once('job_started');
+    const ahead = settle(pool.process(big, recipe));
+    await started;
+    t0 = performance.now();
+    codes.queuedTimeout = await pool.process(small, recipe, { timeoutMs: 5 }).then(() => ({ code: 'ok' }), (e) => ({ code: e.code, stage: e.stage }));
+    codes.queuedTimeoutMs = performance.now() - t0;
+    codes.ahead = await settle(ahead);
+    codes.badTimeout = await settle(pool.process(small, recipe, { timeoutMs: -1 }));
     // Already aborted.
     const ac3 = new AbortController();
     ac3.abort();
@@ -293,6 +307,17 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
   assert.equal(out.after, 'ok');
   assert.equal(out.afterTerminate, 'shut_down');
   assert.equal(out.stats.failed.cancelled, 2);
+  console.log(`deadline to outcome: running ${out.runningTimeoutMs.toFixed(1)} ms after submission (deadline 20 ms), queued ${out.queuedTimeoutMs.toFixed(1)} ms (deadline 5 ms)`);
+  assert.equal(out.warm, 'ok');
+  assert.equal(out.runningTimeout.code, 'timed_out', JSON.stringify(out.runningTimeout));
+  assert.equal(out.runningTimeout.stage, null, 'it ran: no queue stage');
+  assert.match(out.runningTimeout.message, /^deadline passed, 20 ms after acceptance/);
+  assert.ok(out.runningTimeoutMs < 520, `a running job's deadline took ${out.runningTimeoutMs} ms`);
+  assert.deepEqual(out.queuedTimeout, { code: 'timed_out', stage: 'queue' });
+  assert.ok(out.queuedTimeoutMs < 505, `a queued job's deadline took ${out.queuedTimeoutMs} ms`);
+  assert.equal(out.ahead, 'ok');
+  assert.equal(out.badTimeout, 'invalid_argument');
+  assert.equal(out.stats.failed.timed_out, 2);
 });
 
 test('more jobs than queueCapacity: wait for room, or reject with queue_full', async () => {
