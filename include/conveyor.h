@@ -205,7 +205,9 @@ typedef struct conveyor_job_options {
   // `CONVEYOR_INVALID_ARGUMENT` at the `"validate"` stage. The result carries it.
   const char *key;
   // The job's deadline in milliseconds after it was accepted, queue time included;
-  // a job past it finishes as `CONVEYOR_TIMED_OUT` at its next stage. 0: none.
+  // a job past it finishes as `CONVEYOR_TIMED_OUT`: a queued one without running, a
+  // running one within about 100 ms (decoders, resizer and encoders check it as
+  // they go). 0: none.
   uint64_t timeout_ms;
   // With `CONVEYOR_QUEUE_WAIT_TIMEOUT`: the longest wait for room, in milliseconds.
   uint64_t queue_wait_ms;
@@ -402,8 +404,8 @@ conveyor_result conveyor_pool_poll(struct conveyor_pool *pool,
                                    struct conveyor_job_result **out);
 
 // Cancels a job: a queued one finishes as `CONVEYOR_CANCELLED` without running, a
-// running one stops at its next stage. `CONVEYOR_INVALID_ARGUMENT` when no job with
-// that id is pending.
+// running one within about 100 ms (decoders, resizer and encoders check as they go).
+// `CONVEYOR_INVALID_ARGUMENT` when no job with that id is pending.
 //
 // # Safety
 // `pool` is live.

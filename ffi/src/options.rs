@@ -47,7 +47,9 @@ pub struct conveyor_job_options {
     /// `CONVEYOR_INVALID_ARGUMENT` at the `"validate"` stage. The result carries it.
     pub key: *const c_char,
     /// The job's deadline in milliseconds after it was accepted, queue time included;
-    /// a job past it finishes as `CONVEYOR_TIMED_OUT` at its next stage. 0: none.
+    /// a job past it finishes as `CONVEYOR_TIMED_OUT`: a queued one without running, a
+    /// running one within about 100 ms (decoders, resizer and encoders check it as
+    /// they go). 0: none.
     pub timeout_ms: u64,
     /// With `CONVEYOR_QUEUE_WAIT_TIMEOUT`: the longest wait for room, in milliseconds.
     pub queue_wait_ms: u64,

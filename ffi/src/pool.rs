@@ -397,8 +397,8 @@ pub unsafe extern "C" fn conveyor_pool_poll(
 }
 
 /// Cancels a job: a queued one finishes as `CONVEYOR_CANCELLED` without running, a
-/// running one stops at its next stage. `CONVEYOR_INVALID_ARGUMENT` when no job with
-/// that id is pending.
+/// running one within about 100 ms (decoders, resizer and encoders check as they go).
+/// `CONVEYOR_INVALID_ARGUMENT` when no job with that id is pending.
 ///
 /// # Safety
 /// `pool` is live.

@@ -424,8 +424,9 @@ class Pool:
 
     def cancel(self, future: "Future[Result]") -> bool:
         """Cancels the job behind ``future``: a queued job fails with :class:`Cancelled`
-        without running; a running one stops at its next stage. Returns whether it was
-        still pending."""
+        without running; a running one stops within about 100 ms (the decoders, the
+        resizer and the encoders check as they go). Returns whether it was still
+        pending."""
         handle = self._require_open()
         job_id = getattr(future, "job_id", None)
         if job_id is None:

@@ -1,8 +1,11 @@
 """``key=`` and ``timeout=`` on ``submit``/``process``, through ``conveyor_job_options``:
 the key names the published folder and comes back on the result, a key against the
-core's rules fails the job, a deadline passed in the queue fails it as ``TimedOut``,
-and bad argument types are refused before anything is queued."""
+core's rules fails the job, a deadline passed in the queue fails it as ``TimedOut``, a
+deadline or a cancel stops a running AVIF encode, and bad argument types are refused
+before anything is queued."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -58,6 +61,29 @@ def test_a_deadline_passed_in_the_queue_times_the_job_out(photo):
             assert f.result(timeout=60).outputs
         # A generous deadline changes nothing.
         assert pool.process(photo, SMALL, timeout=60).outputs
+
+
+def test_a_deadline_stops_a_running_avif_encode_and_cancel_too():
+    # rav1e at its slowest speed takes seconds on this photo (more in the debug build);
+    # the vendored rav1e asks the job's check as it goes, so the job ends soon after.
+    big = read("photo_640x480.jpg")
+    avif = {"outputs": [{"name": "o", "format": "avif", "speed": 1}]}
+    with conveyor.Pool(workers=1) as pool:
+        started = time.monotonic()
+        with pytest.raises(conveyor.TimedOut) as info:
+            pool.process(big, avif, timeout=0.4)
+        took = time.monotonic() - started
+        assert info.value.stage == "encode", info.value
+        assert took < 0.4 + 0.3, f"the outcome came {took:.3f} s after submission"
+        assert 0.4e6 <= info.value.timings.total_us < 0.7e6
+        f = pool.submit(big, avif)
+        time.sleep(0.4)
+        cancelled_at = time.monotonic()
+        assert pool.cancel(f)
+        with pytest.raises(conveyor.Cancelled) as info:
+            f.result(timeout=60)
+        assert info.value.stage == "encode", info.value
+        assert time.monotonic() - cancelled_at < 0.3
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,8 @@ impl Pool {
     }
 
     /// Cancels a job. A queued job finishes as `cancelled` without running; a running
-    /// job stops at its next stage boundary. Returns whether the job was still pending.
+    /// job stops within about 100 ms (the decoders, the resizer and the encoders check
+    /// as they go). Returns whether the job was still pending.
     pub fn cancel(&self, id: JobId) -> bool {
         self.inner.shared.registry.cancel(id.0)
     }

@@ -1,6 +1,6 @@
 /* Bounded jobs through the C door (run by ffi/tests/c_programs.rs): the hostile
- * shared inputs get their typed codes, messages are one short line, failed jobs carry their timings, and a pool's memory
- * budget refuses a job whose estimate exceeds it.
+ * shared inputs get their typed codes, messages are one short line, failed jobs carry their timings, a deadline
+ * stops a running AVIF encode, and a pool's memory budget refuses a job whose estimate exceeds it.
  *
  * Usage: bounds DIR   (DIR: testdata/vectors/inputs)
  * Prints one line per check and exits 1 on the first failure. */
@@ -80,6 +80,41 @@ int main(int argc, char **argv) {
     conveyor_job_result *r = run(pool, dir, "scan_flood_600.jpg", lenient);
     check(r->code == CONVEYOR_OK, "scan limit raised: the flood decodes");
     conveyor_job_result_free(r);
+    conveyor_pool_free(pool);
+
+    /* A deadline that passes inside a running AVIF encode (rav1e at its slowest speed
+     * takes seconds on this photo) ends the job within about 100 ms, in the encode. */
+    if (conveyor_pool_new("{\"workers\":1}", &pool) != CONVEYOR_OK) return 1;
+    {
+        size_t len = 0;
+        unsigned char *data = slurp(dir, "photo_640x480.jpg", &len);
+        conveyor_job_options o;
+        if (conveyor_job_options_init(&o, sizeof o) != CONVEYOR_OK) return 1;
+        o.timeout_ms = 400;
+        const char *avif = "{\"outputs\":[{\"name\":\"o\",\"format\":\"avif\",\"speed\":1}]}";
+        conveyor_result rc =
+            conveyor_pool_submit_with_options(pool, data, len, avif, &o, NULL, NULL, NULL, NULL);
+        free(data);
+        check(rc == CONVEYOR_OK, "the AVIF job is accepted");
+        r = NULL;
+        rc = conveyor_pool_poll(pool, 60000, &r);
+        check(rc == CONVEYOR_OK && r != NULL, "the AVIF job finishes");
+        if (r) {
+            char what[512];
+            snprintf(what, sizeof what,
+                     "a deadline inside an AVIF encode: timed_out in encode within 400 + 300 ms "
+                     "(got %s at %s after %llu us)",
+                     conveyor_result_str(r->code), r->stage ? r->stage : "-",
+                     (unsigned long long)r->timings.total_us);
+            /* Valgrind is too slow for the bounds: the deadline may pass before the encode. */
+            int slow = getenv("CONVEYOR_UNDER_VALGRIND") != NULL;
+            check(r->code == CONVEYOR_TIMED_OUT &&
+                      (slow || (r->stage && strcmp(r->stage, "encode") == 0 &&
+                                r->timings.total_us < 700000)),
+                  what);
+            conveyor_job_result_free(r);
+        }
+    }
     conveyor_pool_free(pool);
 
     /* A 1 MiB budget: every real job's estimate exceeds it. */
