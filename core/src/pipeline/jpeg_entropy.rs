@@ -38,6 +38,9 @@ struct Table {
     /// Index into `values` of the first code of each length, minus that code.
     valoffset: [i32; 17],
     values: Vec<u8>,
+    /// libjpeg's `lookup`: for each 8-bit peek, the length of the code it starts with
+    /// (in the high byte; 0 when longer than 8 bits) and its symbol.
+    look: [u16; 256],
 }
 
 impl Table {
@@ -65,10 +68,29 @@ impl Table {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
-        Some(Table {
+        let mut table = Table {
             maxcode,
             valoffset,
             values: values[..total].to_vec(),
+            look: [0; 256],
+        };
+        for peek in 0..256 {
+            table.look[peek] = table
+                .lookahead_slow(peek as i32)
+                .map_or(0, |(l, symbol)| (l << 8) as u16 | symbol as u16);
+        }
+        Some(table)
+    }
+
+    /// The code length and symbol of the code that an 8-bit peek starts with, when it
+    /// is at most 8 bits: the first length whose largest code is not below it.
+    fn lookahead_slow(&self, peek: i32) -> Option<(u32, u8)> {
+        (1..=8).find_map(|l| {
+            let code = peek >> (8 - l);
+            (code <= self.maxcode[l]).then(|| {
+                let i = (code + self.valoffset[l]) as usize;
+                (l as u32, self.values.get(i).copied().unwrap_or(0))
+            })
         })
     }
 }
@@ -208,14 +230,8 @@ impl<'a> Bits<'a> {
 
     /// `PEEK_BITS(8)`: the code length and symbol when the code is at most 8 bits.
     fn lookahead(&self, t: &Table) -> Option<(u32, u8)> {
-        let peek = ((self.buffer >> (self.left - 8)) & 0xFF) as i32;
-        (1..=8).find_map(|l| {
-            let code = peek >> (8 - l);
-            (code <= t.maxcode[l]).then(|| {
-                let i = (code + t.valoffset[l]) as usize;
-                (l as u32, t.values.get(i).copied().unwrap_or(0))
-            })
-        })
+        let look = t.look[((self.buffer >> (self.left - 8)) & 0xFF) as usize];
+        (look >= 0x100).then_some(((look >> 8) as u32, look as u8))
     }
 
     /// `HUFF_DECODE`, then `jpeg_huff_decode` for long codes: a bad code is a warning
