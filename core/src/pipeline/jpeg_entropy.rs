@@ -763,6 +763,19 @@ fn scan(
             }
             restarts_to_go -= 1;
         }
+        // A progressive AC first scan inside an EOB run: its blocks read nothing and
+        // change no mask (`block_data` only counts the run down), so the run's blocks
+        // in this restart interval are counted down at once.
+        if st.progressive && ss > 0 && ah == 0 && eobrun > 0 && !bits.insufficient {
+            let mut skip = (eobrun as u64).min(total - mcu);
+            if st.restart_interval > 0 {
+                skip = skip.min(1 + restarts_to_go as u64);
+                restarts_to_go -= (skip - 1) as u32;
+            }
+            eobrun -= skip as u32;
+            mcu += skip;
+            continue;
+        }
         // decode_mcu: the fast path when no restarts are used, no marker is pending and
         // the chunk holds 512 bytes a block; a marker met there sends the whole MCU to
         // the slow path.
@@ -927,11 +940,12 @@ fn block_data(
         }
     }
     if *eobrun > 0 {
-        while k <= se {
-            if *mask & (1 << k) != 0 {
+        // One correction bit for each coefficient of the band already non-zero.
+        if k <= se {
+            let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
+            for _ in 0..(*mask & band).count_ones() {
                 bits.get(1);
             }
-            k += 1;
         }
         *eobrun -= 1;
     }
