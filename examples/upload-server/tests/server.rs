@@ -147,21 +147,32 @@ fn bad_input_gives_422_and_oversized_gives_413() {
     );
 }
 
+// A refusal is decided from the headers and the body is never read, so the server
+// answers and closes while a client may still be sending: such a client can see its
+// write fail (broken pipe, reset) instead of the 503. The bodies are kept small enough
+// (about 0.3 MB) that loopback's socket buffers usually take them whole; a write that
+// fails anyway counts as refused before the body, and is counted apart (0 below).
 #[test]
 fn a_full_queue_answers_503_with_retry_after() {
     let s = Server::start(&["--workers", "1", "--queue-capacity", "1"]);
-    let big = jpeg(3000, 2000);
+    let big = jpeg(1500, 1000);
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..12 {
             let (tx, big, url) = (tx.clone(), big.clone(), s.url("/uploads"));
             scope.spawn(move || {
-                let res = client().post(url).body(big).send().unwrap();
-                let retry = res
-                    .headers()
-                    .get("retry-after")
-                    .map(|v| v.to_str().unwrap().to_string());
-                tx.send((res.status().as_u16(), retry)).unwrap();
+                let sent = match client().post(url).body(big).send() {
+                    Ok(res) => {
+                        let retry = res
+                            .headers()
+                            .get("retry-after")
+                            .map(|v| v.to_str().unwrap().to_string());
+                        (res.status().as_u16(), retry)
+                    }
+                    Err(e) if e.is_request() || e.is_body() => (0, None),
+                    Err(e) => panic!("{e}"),
+                };
+                tx.send(sent).unwrap();
             });
         }
     });
@@ -169,7 +180,8 @@ fn a_full_queue_answers_503_with_retry_after() {
     let results: Vec<_> = rx.iter().collect();
     let created = results.iter().filter(|(s, _)| *s == 201).count();
     let busy: Vec<_> = results.iter().filter(|(s, _)| *s == 503).collect();
-    assert_eq!(created + busy.len(), 12, "{results:?}");
+    let cut = results.iter().filter(|(s, _)| *s == 0).count();
+    assert_eq!(created + busy.len() + cut, 12, "{results:?}");
     assert!(created >= 1 && !busy.is_empty(), "{results:?}");
     assert!(busy.iter().all(|(_, r)| r.as_deref() == Some("1")));
     let metrics = client()
@@ -189,7 +201,7 @@ fn a_full_queue_answers_503_with_retry_after() {
         sample("conveyor_jobs_rejected_total ")
             + sample("conveyor_uploads_refused_total{reason=\"queue_full\"} ")
             + sample("conveyor_uploads_refused_total{reason=\"body_budget\"} "),
-        busy.len() as u64,
+        (busy.len() + cut) as u64,
         "{metrics}"
     );
 }
