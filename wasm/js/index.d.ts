@@ -70,7 +70,7 @@ export interface ProcessOptions {
   /** Carried into the outcome's `key` (checked as the native pool checks keys). */
   key?: string;
   /**
-   * The job's deadline in milliseconds from its acceptance, queue time included. Past
+   * The job's deadline in milliseconds (> 0) from its acceptance, queue time included. Past
    * it the job fails with `timed_out` at once; a running job's worker is replaced.
    */
   timeoutMs?: number;

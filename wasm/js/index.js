@@ -342,8 +342,9 @@ export class Pool extends EventTarget {
     if (key != null && typeof key !== 'string') {
       throw new ConveyorError('invalid_argument', `key must be a string, got ${typeof key}`);
     }
-    if (timeoutMs != null && !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
-      throw new ConveyorError('invalid_argument', `timeoutMs must be a finite number of milliseconds >= 0, got ${timeoutMs}`);
+    if (timeoutMs != null && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
+      // As Python's `timeout=`: a positive, finite deadline (leave it out for none).
+      throw new ConveyorError('invalid_argument', `timeoutMs must be a finite number of milliseconds > 0, got ${timeoutMs}`);
     }
     if (signal?.aborted) throw new ConveyorError('cancelled', 'aborted before submission');
     let recipeJson;
@@ -523,42 +524,36 @@ export class Pool extends EventTarget {
     );
   }
 
-  /** The job's deadline passed: as an abort, with `timed_out` (as the native pool's check). */
+  /** The job's deadline passed: stopped as an abort is, with `timed_out`. */
   _expire(job) {
-    if (job.settled) return;
     const why = `deadline passed, ${job.timeoutMs} ms after acceptance`;
-    const q = this._queue.indexOf(job);
-    if (q >= 0) {
-      this._queue.splice(q, 1);
-      this._settle(job, new ConveyorError('timed_out', `${why}, in the queue`, { stage: 'queue' }));
-      return this._dispatch();
-    }
-    if (job.slot && job.slot.job === job) {
-      // A running wasm call cannot be interrupted: replace its worker.
-      const slot = job.slot;
-      slot.job = null;
-      this._settle(job, new ConveyorError('timed_out', `${why}, while it ran`));
-      this._replace(slot);
-      this._dispatch();
-    }
+    this._stop(job, (stage) => new ConveyorError('timed_out', stage ? `${why}, in the queue` : `${why}, while it ran`, { stage }));
   }
 
   _abort(job) {
+    this._stop(job, (stage) => new ConveyorError('cancelled', 'aborted by its AbortSignal', { stage }));
+  }
+
+  /**
+   * Settles a job that was stopped (abort, deadline) with `error(stage)` wherever it is:
+   * waiting for room (not yet accepted, so not counted), queued (`stage` 'queue') or
+   * running (`stage` null), whose worker is replaced since a running wasm call cannot
+   * be interrupted.
+   */
+  _stop(job, error) {
     if (job.settled) return;
-    const err = new ConveyorError('cancelled', 'aborted by its AbortSignal');
     const w = this._waiting.indexOf(job);
-    if (w >= 0) { this._waiting.splice(w, 1); return this._settle(job, err, undefined, false); }
+    if (w >= 0) { this._waiting.splice(w, 1); return this._settle(job, error(null), undefined, false); }
     const q = this._queue.indexOf(job);
     if (q >= 0) {
       this._queue.splice(q, 1);
-      this._settle(job, new ConveyorError('cancelled', 'aborted by its AbortSignal', { stage: 'queue' }));
+      this._settle(job, error('queue'));
       return this._dispatch();
     }
     if (job.slot && job.slot.job === job) {
-      // A running wasm call cannot be interrupted: replace its worker.
       const slot = job.slot;
       slot.job = null;
-      this._settle(job, err);
+      this._settle(job, error(null));
       this._replace(slot);
       this._dispatch();
     }

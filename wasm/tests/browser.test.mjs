@@ -274,6 +274,7 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
     codes.queuedTimeoutMs = performance.now() - t0;
     codes.ahead = await settle(ahead);
     codes.badTimeout = await settle(pool.process(small, recipe, { timeoutMs: -1 }));
+    codes.zeroTimeout = await settle(pool.process(small, recipe, { timeoutMs: 0 }));
     // Already aborted.
     const ac3 = new AbortController();
     ac3.abort();
@@ -317,6 +318,7 @@ test('abort, garbage and a decompression-bomb header reject cleanly; the tab sur
   assert.ok(out.queuedTimeoutMs < 505, `a queued job's deadline took ${out.queuedTimeoutMs} ms`);
   assert.equal(out.ahead, 'ok');
   assert.equal(out.badTimeout, 'invalid_argument');
+  assert.equal(out.zeroTimeout, 'invalid_argument');
   assert.equal(out.stats.failed.timed_out, 2);
 });
 
