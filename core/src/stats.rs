@@ -211,6 +211,12 @@ impl StatsInner {
         self.intake.rejected.fetch_add(1, Relaxed);
     }
 
+    /// Jobs accepted and not yet taken by a worker.
+    pub(crate) fn queued(&self) -> u64 {
+        let dequeued: u64 = self.shards.iter().map(|s| s.dequeued.load(Relaxed)).sum();
+        self.intake.accepted.load(Relaxed).saturating_sub(dequeued)
+    }
+
     /// Sums the shards. The memory fields are left at zero for the pool to fill.
     pub(crate) fn snapshot(&self, workers: usize, queue_capacity: usize) -> StatsSnapshot {
         let sum = |f: &dyn Fn(&Shard) -> u64| -> u64 { self.shards.iter().map(|s| f(s)).sum() };

@@ -265,6 +265,7 @@ fn run_with(data: &[u8], json: &str, limits: &Limits) -> Result<Report, conveyor
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     run(data, &Recipe::from_json(json).unwrap(), &ctx, &|_| Ok(()))
 }
@@ -330,6 +331,7 @@ fn a_stop_while_frames_are_encoded_ends_the_job_with_its_own_error() {
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     let encodes = Cell::new(0u32);
     let stop_at_the_third_ask = |stage: Stage| {

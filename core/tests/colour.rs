@@ -31,6 +31,7 @@ fn run_with(input: &[u8], recipe: &str, limits: &Limits) -> Report {
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     run(input, &recipe, &ctx, &|_| Ok(())).unwrap()
 }

@@ -17,6 +17,7 @@ fn run_with(data: &[u8], limits: &Limits) -> Result<conveyor::Report, conveyor::
         output_dir: None,
         key: "k",
         admit: None,
+        helpers: None,
     };
     run(data, &recipe, &ctx, &|_| Ok(()))
 }
@@ -131,6 +132,7 @@ fn the_format_allow_list_is_applied() {
         output_dir: None,
         key: "k",
         admit: None,
+        helpers: None,
     };
     let e = run(&png(10, 10), &recipe, &ctx, &|_| Ok(())).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedFormat);

@@ -16,6 +16,7 @@ fn run_with(data: &[u8], recipe: &str, limits: &Limits) -> Result<Report, convey
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     run(data, &recipe, &ctx, &|_| Ok(()))
 }

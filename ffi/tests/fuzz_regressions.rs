@@ -167,6 +167,7 @@ fn every_ffi_input_gets_one_callback_per_accepted_submit() {
             output_dir: None,
             key: "fuzz",
             admit: None,
+            helpers: None,
         };
         let core = conveyor::pipeline::run(image, &recipe, &ctx, &|_| Ok(()));
         core_harness::check_outcome(&recipe, &core, image.len());

@@ -78,6 +78,7 @@ fn run_with_limits(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
         output_dir: None,
         key: "fuzz",
         admit: None,
+        helpers: None,
     };
     let last: std::cell::Cell<Option<Stage>> = std::cell::Cell::new(None);
     let result = run(data, recipe, &ctx, &|stage| {

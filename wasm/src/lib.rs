@@ -60,6 +60,7 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     finish(JobId(0), None, report)
@@ -121,6 +122,7 @@ pub fn process_with(
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     finish(JobId(job_id as u64), key, report)
@@ -158,6 +160,7 @@ pub fn estimate(
         output_dir: None,
         key: "job",
         admit: Some(&admit),
+        helpers: None,
     };
     let result = run_valid(input, &recipe, &ctx, &|_| Ok(()));
     let bytes = match (found.get(), result) {

@@ -33,6 +33,7 @@ fn run(input: &[u8], recipe: &str, limits: &Limits) -> Result<Report, conveyor::
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     run_valid(input, &recipe, &ctx, &|_| Ok(()))
 }

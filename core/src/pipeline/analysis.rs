@@ -64,7 +64,8 @@ pub(crate) fn analyse(
             resize: size,
             canvas: None,
         };
-        render::render(from, from_full, o, &plan, [255; 4], true, check).map(|c| c.into_owned())
+        render::render(from, from_full, o, &plan, ([255; 4], true), check, None)
+            .map(|c| c.into_owned())
     };
     let analysis = small(src, full, orientation, fitted(upright, side))?;
     for (spec, plan) in recipe.outputs.iter().zip(plans.iter_mut()) {

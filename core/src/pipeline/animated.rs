@@ -249,9 +249,16 @@ pub(crate) fn execute(
             let t = Instant::now();
             let plan = plans[i];
             let (bg, keep_alpha) = (spec.effective_background().0, spec.format.supports_alpha());
-            let out = render::render(&px, full, orientation, &plan, bg, keep_alpha, &|| {
-                checkpoint(Stage::Resize)
-            })?;
+            let check = || checkpoint(Stage::Resize);
+            let out = render::render(
+                &px,
+                full,
+                orientation,
+                &plan,
+                (bg, keep_alpha),
+                &check,
+                None,
+            )?;
             timings.resize += t.elapsed();
 
             checkpoint(Stage::Encode)?;

@@ -25,6 +25,7 @@ mod jpeg_entropy;
 mod libjpeg;
 #[cfg(feature = "libwebp")]
 mod libwebp;
+mod parallel;
 mod pixels;
 mod placeholder;
 mod render;
@@ -32,6 +33,7 @@ mod save;
 mod smartcrop;
 mod webp_anim;
 
+pub use parallel::{Chore, Helpers};
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::sweep;
 
@@ -65,6 +67,9 @@ pub struct Context<'a> {
     /// Called with the job's memory estimate after the header is read and before any
     /// pixel is decoded (the pool's memory budget); `None` admits every job.
     pub admit: Option<Admit<'a>>,
+    /// Threads that may run pieces of this job while it runs (the pool's idle
+    /// workers); `None` runs everything on the calling thread.
+    pub helpers: Option<&'a dyn Helpers>,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -75,6 +80,7 @@ impl std::fmt::Debug for Context<'_> {
             .field("output_dir", &self.output_dir)
             .field("key", &self.key)
             .field("admit", &self.admit.is_some())
+            .field("helpers", &self.helpers.is_some())
             .finish()
     }
 }
@@ -102,6 +108,7 @@ pub fn process(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
         output_dir: None,
         key: "job",
         admit: None,
+        helpers: None,
     };
     run(data, recipe, &ctx, &|_| Ok(()))
 }
@@ -273,8 +280,9 @@ pub(crate) fn execute(
     )?;
     timings.resize += t.elapsed();
 
-    // The full-size pixels, kept only while some output still needs them.
-    let mut source = Some(decoded.pixels);
+    // The full-size pixels, kept only while some output still needs them; shared, so
+    // that helper threads can resize bands of them (parallel.rs).
+    let mut source = Some(std::sync::Arc::new(decoded.pixels));
 
     // The largest whole-image output so far (upright, resized, not cropped, padded or
     // enlarged): later outputs at most half its resolution are made from it rather
@@ -312,8 +320,16 @@ pub(crate) fn execute(
                     )
                     .at(Stage::Resize));
                 };
-                match render::render(src, full, orientation, &plan, bg, keep_alpha, &resize_check)?
-                {
+                let par = ctx.helpers.map(|helpers| render::Par { src, helpers });
+                match render::render(
+                    src,
+                    full,
+                    orientation,
+                    &plan,
+                    (bg, keep_alpha),
+                    &resize_check,
+                    par,
+                )? {
                     std::borrow::Cow::Owned(px) => Some(px),
                     // The source itself, unchanged.
                     std::borrow::Cow::Borrowed(_) => None,
@@ -352,9 +368,12 @@ pub(crate) fn execute(
                 std::borrow::Cow::Owned(px)
             }
             None if source_needed => {
-                std::borrow::Cow::Borrowed(source.as_ref().expect("rendered from it"))
+                std::borrow::Cow::Borrowed(&**source.as_ref().expect("rendered from it"))
             }
-            None => std::borrow::Cow::Owned(source.take().expect("rendered from it")),
+            // No helper holds the source by now (each piece drops it before it reports).
+            None => std::borrow::Cow::Owned(std::sync::Arc::unwrap_or_clone(
+                source.take().expect("rendered from it"),
+            )),
         };
         timings.resize += t.elapsed();
 

@@ -13,12 +13,14 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use fast_image_resize as fr;
 use image::metadata::Orientation;
 
 use super::geometry::Plan;
 use super::input::Check;
+use super::parallel::{run_pieces, Helpers, Task};
 use super::pixels::{Layout, Pixels};
 use crate::error::{Error, ErrorKind, Stage};
 
@@ -53,20 +55,46 @@ fn resize_error(e: impl std::fmt::Display) -> Error {
 /// Output pixels resized between two checks of the job.
 const BAND_PIXELS: usize = 1 << 20;
 
+/// The source of a resize that may be split across helper threads: the same pixels as
+/// the `src` argument, shared so that other threads can read them.
+#[derive(Clone, Copy)]
+pub(crate) struct Par<'a> {
+    pub(crate) src: &'a Arc<Pixels>,
+    pub(crate) helpers: &'a dyn Helpers,
+}
+
+/// Output rows per band at the least when a resize is split across threads.
+const MIN_PAR_ROWS: u32 = 16;
+
+/// The source rows `[start, end)` of the output rows `[top, top + rows)`, for a crop
+/// of height `h` at `y` resized to `out_h` rows in a source `sh` rows high. The last
+/// band ends exactly where the crop does, and none may pass the image's edge by a
+/// rounding error (the resizer refuses a crop box that is out of bounds by even
+/// 1e-13 px).
+fn band_rows_in_source(y: f64, h: f64, sh: f64, out_h: u32, top: u32, rows: u32) -> (f64, f64) {
+    let step = h / out_h as f64;
+    let start = (y + top as f64 * step).min(sh);
+    let end = if top + rows == out_h {
+        y + h
+    } else {
+        y + (top + rows) as f64 * step
+    };
+    (start, (end.min(sh) - start).max(0.0))
+}
+
 /// Crops and resizes `src` (stored space) to `size`, asking `check` before each band.
+/// With `par` and helper threads to spare, the bands are shared with them.
 fn resize(
     src: &Pixels,
     crop: Option<[f64; 4]>,
     size: (u32, u32),
     check: Check<'_>,
+    par: Option<Par<'_>>,
 ) -> Result<Pixels, Error> {
     let src_view =
         fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(src.layout))
             .map_err(resize_error)?;
     let len = size.0 as usize * size.1 as usize * src.layout.channels();
-    let buf = super::pixels::alloc(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
-    let mut dst = fr::images::Image::from_vec_u8(size.0, size.1, buf, pixel_type(src.layout))
-        .map_err(resize_error)?;
     let opts =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     let (sw, sh) = (src.width as f64, src.height as f64);
@@ -77,6 +105,54 @@ fn resize(
     let (w, h) = (w.min(sw - x), h.min(sh - y));
     let whole = x < 1e-9 && y < 1e-9 && (sw - w) < 1e-9 && (sh - h) < 1e-9;
     let band_rows = (BAND_PIXELS / size.0.max(1) as usize).clamp(1, u32::MAX as usize) as u32;
+    let spare = par.map_or(0, |p| p.helpers.spare()) as u32;
+    if let Some(par) = par.filter(|_| spare > 0 && size.1 >= 2 * MIN_PAR_ROWS) {
+        // As many bands as threads at the least, none over BAND_PIXELS.
+        let bands = size.1.div_ceil(band_rows).max(spare + 1);
+        let rows_per = size.1.div_ceil(bands).max(MIN_PAR_ROWS);
+        let layout = src.layout;
+        let mut tasks: Vec<Task<Vec<u8>>> = Vec::new();
+        let mut top = 0;
+        while top < size.1 {
+            let rows = rows_per.min(size.1 - top);
+            let (start, height) = band_rows_in_source(y, h, sh, size.1, top, rows);
+            let src = Arc::clone(par.src);
+            tasks.push(Box::new(move || {
+                let view =
+                    fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(layout))
+                        .map_err(resize_error)?;
+                let len = size.0 as usize * rows as usize * layout.channels();
+                let buf = super::pixels::alloc(len, "a band of the resized image")
+                    .map_err(|e| e.at(Stage::Resize))?;
+                let mut band =
+                    fr::images::Image::from_vec_u8(size.0, rows, buf, pixel_type(layout))
+                        .map_err(resize_error)?;
+                RESIZER
+                    .with(|r| {
+                        r.borrow_mut()
+                            .resize(&view, &mut band, &opts.crop(x, start, w, height))
+                    })
+                    .map_err(resize_error)?;
+                Ok(band.into_vec())
+            }));
+            top += rows;
+        }
+        let mut buf =
+            super::pixels::reserve(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
+        run_pieces(Some(par.helpers), tasks, check, |band| {
+            buf.extend_from_slice(&band);
+            Ok(())
+        })?;
+        return Ok(Pixels {
+            width: size.0,
+            height: size.1,
+            layout,
+            buf,
+        });
+    }
+    let buf = super::pixels::alloc(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
+    let mut dst = fr::images::Image::from_vec_u8(size.0, size.1, buf, pixel_type(src.layout))
+        .map_err(resize_error)?;
     if size.1 <= band_rows {
         check()?;
         let opts = if whole { opts } else { opts.crop(x, y, w, h) };
@@ -84,22 +160,12 @@ fn resize(
             .with(|r| r.borrow_mut().resize(&src_view, &mut dst, &opts))
             .map_err(resize_error)?;
     } else {
-        // Source rows per output row.
-        let step = h / size.1 as f64;
         let mut top = 0;
         while top < size.1 {
             check()?;
             let rows = band_rows.min(size.1 - top);
-            // The band's source rows; the last band ends exactly where the crop does,
-            // and none may pass the image's edge by a rounding error (the resizer
-            // refuses a crop box that is out of bounds by even 1e-13 px).
-            let start = (y + top as f64 * step).min(sh);
-            let end = if top + rows == size.1 {
-                y + h
-            } else {
-                y + (top + rows) as f64 * step
-            };
-            let band_opts = opts.crop(x, start, w, (end.min(sh) - start).max(0.0));
+            let (start, height) = band_rows_in_source(y, h, sh, size.1, top, rows);
+            let band_opts = opts.crop(x, start, w, height);
             let mut band = fr::images::CroppedImageMut::new(&mut dst, 0, top, size.0, rows)
                 .map_err(resize_error)?;
             RESIZER
@@ -212,15 +278,16 @@ fn pad(
 
 /// Renders one output from the decoded source, in stored space, applying `orientation`.
 /// `full` is the stored size the plan refers to; `src` may be smaller (shrink-on-load),
-/// and the plan's crop is scaled to it.
+/// and the plan's crop is scaled to it. A padded canvas is filled with `bg`, keeping
+/// its alpha if `keep_alpha`.
 pub(crate) fn render<'a>(
     src: &'a Pixels,
     full: (u32, u32),
     orientation: Orientation,
     plan: &Plan,
-    bg: [u8; 4],
-    keep_alpha: bool,
+    (bg, keep_alpha): ([u8; 4], bool),
     check: Check<'_>,
+    par: Option<Par<'_>>,
 ) -> Result<Cow<'a, Pixels>, Error> {
     let t = transposes(orientation);
     let size = if t {
@@ -240,7 +307,7 @@ pub(crate) fn render<'a>(
     let mut out: Cow<'a, Pixels> = if crop.is_none() && size == (src.width, src.height) {
         Cow::Borrowed(src)
     } else {
-        Cow::Owned(resize(src, crop, size, check)?)
+        Cow::Owned(resize(src, crop, size, check, par)?)
     };
     if orientation != Orientation::NoTransforms {
         out = Cow::Owned(orient(&out, orientation)?);
@@ -274,7 +341,7 @@ pub(crate) fn render_from_intermediate(
     }
     let full = region == [0.0, 0.0, inter.width as f64, inter.height as f64];
     Some((|| {
-        let mut out = resize(inter, (!full).then_some(region), plan.resize, check)?;
+        let mut out = resize(inter, (!full).then_some(region), plan.resize, check, None)?;
         if let Some(canvas) = plan.canvas {
             out = pad(out, canvas, bg, keep_alpha)?;
         }
@@ -378,7 +445,7 @@ mod tests {
                 layout: Layout::Rgb8,
                 buf: vec![128; sw as usize * sh as usize * 3],
             };
-            let out = resize(&src, crop, size, &|| Ok(()))
+            let out = resize(&src, crop, size, &|| Ok(()), None)
                 .unwrap_or_else(|e| panic!("{sw}x{sh} {crop:?} -> {size:?}: {e}"));
             assert_eq!((out.width, out.height), size);
         }
@@ -408,7 +475,7 @@ mod tests {
                 asked.set(asked.get() + 1);
                 Ok(())
             };
-            let banded = resize(&src, crop, size, &count).unwrap();
+            let banded = resize(&src, crop, size, &count, None).unwrap();
             let bands = (size.1 as usize).div_ceil(BAND_PIXELS / size.0 as usize);
             assert_eq!(asked.get(), bands, "{size:?}");
             assert!(bands >= 3, "{size:?}: the test needs several bands");
@@ -435,7 +502,67 @@ mod tests {
         }
 
         let stop = || Err(Error::new(ErrorKind::Cancelled, "stop"));
-        let e = resize(&src, None, (1203, 3011), &stop).unwrap_err();
+        let e = resize(&src, None, (1203, 3011), &stop, None).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Cancelled);
+    }
+
+    /// Threads that take every offered piece at once and run it on a thread of its own.
+    struct EagerHelpers(usize);
+
+    impl Helpers for EagerHelpers {
+        fn spare(&self) -> usize {
+            self.0
+        }
+        fn offer(&self, chore: super::super::parallel::Chore) {
+            std::thread::spawn(move || chore.run());
+        }
+    }
+
+    /// A resize shared with helper threads gives what one on the job's thread alone
+    /// gives, for any number of helpers, crops and band counts, within the rounding
+    /// that a band's own filter offsets bring (as in the test above; on noise, at most
+    /// 2 and rarely). Each band lands in its place: a band out of order would differ by
+    /// far more.
+    #[test]
+    fn a_resize_shared_with_helpers_gives_the_same_bytes() {
+        let (w, h) = (640u32, 913u32);
+        let buf: Vec<u8> = (0..w * h * 3)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let src = Arc::new(Pixels {
+            width: w,
+            height: h,
+            layout: Layout::Rgb8,
+            buf,
+        });
+        for (crop, size) in [
+            (None, (320, 457)),
+            (Some([33.3, 17.9, 500.0, 801.5]), (250, 400)),
+            (None, (2000, 2853)),
+            (None, (640, 40)),
+        ] {
+            let alone = resize(&src, crop, size, &|| Ok(()), None).unwrap();
+            for spare in [1, 2, 7] {
+                let helpers = EagerHelpers(spare);
+                let par = Par {
+                    src: &src,
+                    helpers: &helpers,
+                };
+                let shared = resize(&src, crop, size, &|| Ok(()), Some(par)).unwrap();
+                assert_eq!((shared.width, shared.height), size);
+                let diffs: Vec<u8> = shared
+                    .buf
+                    .iter()
+                    .zip(&alone.buf)
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .collect();
+                let worst = diffs.iter().max().copied();
+                let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
+                assert!(
+                    worst <= Some(2) && mean < 0.05,
+                    "{crop:?} {size:?} with {spare} helpers: worst {worst:?}, mean {mean}"
+                );
+            }
+        }
     }
 }

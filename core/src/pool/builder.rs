@@ -10,6 +10,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use crossbeam_utils::CachePadded;
 
 use super::budget::{default_memory_budget, Budget};
+use super::help::HelpBoard;
 use super::registry::Registry;
 use super::shared::{Inner, Intake, Shared};
 use super::ticker::Ticker;
@@ -124,6 +125,7 @@ impl Pool {
             output_dir: config.output_dir.clone(),
             registry: Registry::new(queue_capacity + workers),
             budget: Budget::new(config.memory_budget.unwrap_or_else(default_memory_budget)),
+            help: HelpBoard::new(workers),
             stats: StatsInner::new(workers),
             events: EventBus::new(config.event_capacity.unwrap_or(1024)),
             flags: CachePadded::default(),

@@ -16,6 +16,7 @@
 //! - `ticket.rs`: where an outcome goes ([`Ticket`], callback, [`Outcomes`]);
 //! - `envelope.rs`: a job in flight, delivered exactly once;
 //! - `worker.rs`: the worker loop; `budget.rs`: the memory budget;
+//! - `help.rs`: idle workers running pieces of a lone job;
 //! - `registry.rs`: the lock-free cancel table (model-checked with loom, see there);
 //! - `ticker.rs`: the `stats` event thread; `shutdown.rs`: stopping the pool;
 //! - `submit_error.rs`: [`SubmitError`]; `sync.rs`: the std/loom atomics switch.
@@ -26,6 +27,7 @@
 mod budget;
 mod builder;
 mod envelope;
+mod help;
 mod registry;
 mod shared;
 mod shutdown;

@@ -17,6 +17,7 @@ use crossbeam_utils::CachePadded;
 
 use super::budget::Budget;
 use super::envelope::Envelope;
+use super::help::HelpBoard;
 use super::registry::Registry;
 use super::ticker::Ticker;
 use crate::config::Settings;
@@ -69,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) output_dir: Option<PathBuf>,
     pub(crate) registry: Registry,
     pub(crate) budget: Budget,
+    /// Pieces of running jobs offered to idle workers.
+    pub(crate) help: HelpBoard,
     pub(crate) stats: StatsInner,
     pub(crate) events: EventBus,
     pub(crate) flags: CachePadded<Flags>,

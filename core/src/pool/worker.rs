@@ -27,7 +27,22 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
 
 pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) {
     WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
-    while let Ok(msg) = rx.recv() {
+    loop {
+        // Waiting for a job, and meanwhile helping running ones (help.rs).
+        let msg = {
+            let _idle = shared.help.waiting();
+            crossbeam_channel::select_biased! {
+                recv(rx) -> msg => msg,
+                recv(shared.help.rx) -> chore => {
+                    drop(_idle);
+                    if let Ok(chore) = chore {
+                        super::help::run_chore(chore);
+                    }
+                    continue;
+                }
+            }
+        };
+        let Ok(msg) = msg else { break };
         match msg {
             Msg::Stop => break,
             Msg::Job(mut env) => {
@@ -118,6 +133,7 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             output_dir: shared.output_dir.as_deref(),
             key,
             admit: Some(&admit),
+            helpers: Some(shared),
         };
         catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
