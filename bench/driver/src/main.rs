@@ -3,6 +3,10 @@
 //! through conveyor's Rust API on a pool of N workers, timed per pass over the corpus,
 //! printing one JSON line in the format of the shared anchors (`ips_median`, ...).
 //! Corpus bytes are loaded first; process start-up and file reading are not timed.
+//!
+//! `conveyor-bench --one FILE --threads N --reps R --warmup W`: the latency of one upload
+//! on an idle pool instead: each job is submitted alone and waited for; prints the median
+//! (p50) from submission to outcome, with the pipeline's stage medians.
 
 use std::time::Instant;
 
@@ -10,8 +14,8 @@ use conveyor::{Job, Pool, Recipe};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (mut corpus, mut threads, mut reps, mut warmup, mut out) =
-        (String::from("corpus"), 2usize, 5usize, 1usize, None);
+    let (mut corpus, mut threads, mut reps, mut warmup, mut out, mut one) =
+        (String::from("corpus"), 2usize, 5usize, 1usize, None, None);
     let mut i = 1;
     while i < args.len() {
         let val = || args.get(i + 1).cloned().expect("a value after the flag");
@@ -20,12 +24,16 @@ fn main() {
             "--reps" => reps = val().parse().expect("--reps N"),
             "--warmup" => warmup = val().parse().expect("--warmup N"),
             "--out" => out = Some(val()),
+            "--one" => one = Some(val()),
             other => {
                 corpus = other.to_string();
                 i -= 1;
             }
         }
         i += 2;
+    }
+    if let Some(file) = one {
+        return latency(&file, threads, reps, warmup);
     }
     let mut names: Vec<String> = std::fs::read_dir(&corpus)
         .expect("corpus folder")
@@ -90,6 +98,42 @@ fn main() {
             "images": names.len(), "reps_s": times.iter().map(|t| (t * 1e4).round() / 1e4).collect::<Vec<_>>(),
             "median_s": (median * 1e4).round() / 1e4, "ips_median": ((names.len() as f64 / median) * 1e3).round() / 1e3,
             "jpeg_bytes": jpeg_bytes, "webp_bytes": webp_bytes, "threads": threads,
+        })
+    );
+}
+
+/// One upload at a time on an idle pool of `threads` workers: p50 latency and stages.
+fn latency(file: &str, threads: usize, reps: usize, warmup: usize) {
+    let job = Job::new(std::fs::read(file).expect("read the file"));
+    let pool = Pool::builder()
+        .workers(threads)
+        .default_recipe(Recipe::default())
+        .build()
+        .expect("pool");
+    let outcomes = pool.outcomes();
+    let mut runs: Vec<[f64; 4]> = Vec::new();
+    for r in 0..warmup + reps {
+        let t0 = Instant::now();
+        pool.submit_collected(job.clone()).expect("pool running");
+        let outcome = outcomes.recv().expect("an outcome");
+        let dt = t0.elapsed().as_secs_f64() * 1e3;
+        let report = outcome.result.expect("the upload succeeds");
+        let t = &report.timings;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        if r >= warmup {
+            runs.push([dt, ms(t.decode), ms(t.resize), ms(t.encode)]);
+        }
+    }
+    let p50 = |i: usize| {
+        let mut v: Vec<f64> = runs.iter().map(|r| r[i]).collect();
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2] * 100.0).round() / 100.0
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "file": file, "threads": threads, "reps": runs.len(),
+            "p50_ms": p50(0), "decode_p50_ms": p50(1), "resize_p50_ms": p50(2), "encode_p50_ms": p50(3),
         })
     );
 }
