@@ -14,6 +14,7 @@ use super::help::HelpBoard;
 use super::registry::Registry;
 use super::shared::{Inner, Intake, Shared};
 use super::ticker::Ticker;
+use super::trim::Trimmer;
 use super::{worker, Pool};
 use crate::config::PoolConfig;
 use crate::error::{Error, ErrorKind};
@@ -126,6 +127,7 @@ impl Pool {
             registry: Registry::new(queue_capacity + workers),
             budget: Budget::new(config.memory_budget.unwrap_or_else(default_memory_budget)),
             help: HelpBoard::new(workers),
+            trimmer: Trimmer::default(),
             stats: StatsInner::new(workers),
             events: EventBus::new(config.event_capacity.unwrap_or(1024)),
             flags: CachePadded::default(),

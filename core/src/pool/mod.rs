@@ -15,7 +15,8 @@
 //! - `submit.rs`: every submit variant over one `enqueue`, and [`QueueWait`];
 //! - `ticket.rs`: where an outcome goes ([`Ticket`], callback, [`Outcomes`]);
 //! - `envelope.rs`: a job in flight, delivered exactly once;
-//! - `worker.rs`: the worker loop; `budget.rs`: the memory budget;
+//! - `worker.rs`: the worker loop; `budget.rs`: the memory budget; `trim.rs`: giving
+//!   freed memory back to the system between jobs;
 //! - `help.rs`: idle workers running pieces of a lone job;
 //! - `registry.rs`: the lock-free cancel table (model-checked with loom, see there);
 //! - `ticker.rs`: the `stats` event thread; `shutdown.rs`: stopping the pool;
@@ -36,6 +37,7 @@ mod submit_error;
 mod sync;
 mod ticker;
 mod ticket;
+mod trim;
 mod worker;
 
 use std::path::Path;

@@ -20,6 +20,7 @@ use super::envelope::Envelope;
 use super::help::HelpBoard;
 use super::registry::Registry;
 use super::ticker::Ticker;
+use super::trim::Trimmer;
 use crate::config::Settings;
 use crate::events::EventBus;
 use crate::outcome::Outcome;
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) budget: Budget,
     /// Pieces of running jobs offered to idle workers.
     pub(crate) help: HelpBoard,
+    /// Gives freed memory back to the system between jobs.
+    pub(crate) trimmer: Trimmer,
     pub(crate) stats: StatsInner,
     pub(crate) events: EventBus,
     pub(crate) flags: CachePadded<Flags>,

@@ -1,6 +1,8 @@
 //! The worker loop: take a job off the shared queue, check it is still wanted, run the
 //! pipeline inside a panic boundary, deliver the outcome. A panic fails its job as
-//! `panicked`; the worker carries on with the next job.
+//! `panicked`; the worker carries on with the next job. Before a big job and when it has
+//! been idle for [`IDLE`], the worker may give freed memory back to the system
+//! (`trim.rs`).
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,24 +27,16 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     WORKER_OF.with(Cell::get) == shared as *const Shared as usize
 }
 
+/// How long a worker waits for a job before it counts as idle (and may trim): longer
+/// than the gaps of a busy producer, so that a steady stream of jobs never trims here.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) {
     WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
     loop {
-        // Waiting for a job, and meanwhile helping running ones (help.rs).
-        let msg = {
-            let _idle = shared.help.waiting();
-            crossbeam_channel::select_biased! {
-                recv(rx) -> msg => msg,
-                recv(shared.help.rx) -> chore => {
-                    drop(_idle);
-                    if let Ok(chore) = chore {
-                        super::help::run_chore(chore);
-                    }
-                    continue;
-                }
-            }
+        let Some(msg) = next_msg(&rx, &shared) else {
+            break;
         };
-        let Ok(msg) = msg else { break };
         match msg {
             Msg::Stop => break,
             Msg::Job(mut env) => {
@@ -57,6 +51,37 @@ pub(crate) fn worker_main(index: usize, rx: Receiver<Msg>, shared: Arc<Shared>) 
                     }));
                 }
             }
+        }
+    }
+}
+
+/// The next message on the job queue, or `None` once it is disconnected. Meanwhile the
+/// worker counts as idle and runs the chores that running jobs offer (`help.rs`); after
+/// [`IDLE`] without a job it gives back what the last jobs freed (`trim.rs`) and waits on.
+fn next_msg(rx: &Receiver<Msg>, shared: &Shared) -> Option<Msg> {
+    let mut trimmed = false;
+    loop {
+        let idle = shared.help.waiting();
+        let chore = if trimmed {
+            crossbeam_channel::select_biased! {
+                recv(rx) -> msg => return msg.ok(),
+                recv(shared.help.rx) -> chore => chore,
+            }
+        } else {
+            crossbeam_channel::select_biased! {
+                recv(rx) -> msg => return msg.ok(),
+                recv(shared.help.rx) -> chore => chore,
+                default(IDLE) => {
+                    drop(idle);
+                    shared.trimmer.idle();
+                    trimmed = true;
+                    continue;
+                }
+            }
+        };
+        drop(idle);
+        if let Ok(chore) = chore {
+            super::help::run_chore(chore);
         }
     }
 }
@@ -125,6 +150,7 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
                 env_ref.check(shared, Stage::Decode)
             })?;
             reserved.1.set(bytes);
+            shared.trimmer.before_job(bytes);
             Ok(())
         };
         let ctx = Context {
@@ -158,6 +184,8 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             ))
         })
     };
+    let estimate = reserved.1.get();
     drop(reserved);
     env.complete(shared, index, result, queued);
+    shared.trimmer.after_job(estimate);
 }
