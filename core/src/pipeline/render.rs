@@ -106,7 +106,11 @@ fn resize(
     let whole = x < 1e-9 && y < 1e-9 && (sw - w) < 1e-9 && (sh - h) < 1e-9;
     let band_rows = (BAND_PIXELS / size.0.max(1) as usize).clamp(1, u32::MAX as usize) as u32;
     let spare = par.map_or(0, |p| p.helpers.spare()) as u32;
-    if let Some(par) = par.filter(|_| spare > 0 && size.1 >= 2 * MIN_PAR_ROWS) {
+    // Not for RGBA: fast_image_resize premultiplies the whole source (not the band) into
+    // each thread's own buffer, so every helper would hold a copy the memory estimate
+    // does not count.
+    let shareable = src.layout != Layout::Rgba8 && size.1 >= 2 * MIN_PAR_ROWS;
+    if let Some(par) = par.filter(|_| spare > 0 && shareable) {
         // As many bands as threads at the least, none over BAND_PIXELS.
         let bands = size.1.div_ceil(band_rows).max(spare + 1);
         let rows_per = size.1.div_ceil(bands).max(MIN_PAR_ROWS);
@@ -563,6 +567,46 @@ mod tests {
                     "{crop:?} {size:?} with {spare} helpers: worst {worst:?}, mean {mean}"
                 );
             }
+        }
+    }
+
+    /// Counts the offers it gets and runs none (the job's thread runs every piece).
+    struct CountingHelpers(std::sync::atomic::AtomicUsize);
+
+    impl Helpers for CountingHelpers {
+        fn spare(&self) -> usize {
+            4
+        }
+        fn offer(&self, _chore: super::super::parallel::Chore) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// An RGBA resize is never shared: each thread would premultiply a copy of the whole
+    /// source. Other layouts are.
+    #[test]
+    fn an_rgba_resize_stays_on_the_jobs_thread() {
+        for (layout, shared) in [
+            (Layout::Rgba8, false),
+            (Layout::Rgb8, true),
+            (Layout::L8, true),
+        ] {
+            let (w, h) = (300u32, 400u32);
+            let src = Arc::new(Pixels {
+                width: w,
+                height: h,
+                layout,
+                buf: vec![200; (w * h) as usize * layout.channels()],
+            });
+            let helpers = CountingHelpers(Default::default());
+            let par = Par {
+                src: &src,
+                helpers: &helpers,
+            };
+            let out = resize(&src, None, (150, 200), &|| Ok(()), Some(par)).unwrap();
+            assert_eq!((out.width, out.height, out.layout), (150, 200, layout));
+            let offers = helpers.0.load(std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(offers > 0, shared, "{layout:?}: {offers} offers");
         }
     }
 }

@@ -27,7 +27,7 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     WORKER_OF.with(Cell::get) == shared as *const Shared as usize
 }
 
-/// How long a worker waits for a job before it counts as idle (and may trim): longer
+/// How long a worker waits for a job before it may trim (`trim.rs`): longer
 /// than the gaps of a busy producer, so that a steady stream of jobs never trims here.
 const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
