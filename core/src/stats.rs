@@ -221,12 +221,11 @@ impl StatsInner {
     pub(crate) fn snapshot(&self, workers: usize, queue_capacity: usize) -> StatsSnapshot {
         let sum = |f: &dyn Fn(&Shard) -> u64| -> u64 { self.shards.iter().map(|s| f(s)).sum() };
         let accepted = self.intake.accepted.load(Relaxed);
-        let dequeued = sum(&|s| s.dequeued.load(Relaxed));
         let running: i64 = self.shards.iter().map(|s| s.running.load(Relaxed)).sum();
         StatsSnapshot {
             workers,
             queue_capacity,
-            queued: accepted.saturating_sub(dequeued),
+            queued: self.queued(),
             running: running.max(0) as u64,
             accepted,
             completed: sum(&|s| s.completed.load(Relaxed)),

@@ -25,8 +25,9 @@ use crate::error::{Error, ErrorKind};
 
 type Piece = Box<dyn FnOnce() + Send>;
 
-/// One independent piece of a stage, as [`run_pieces`] takes it.
-pub(crate) type Task<R> = Box<dyn FnOnce() -> Result<R, Error> + Send>;
+/// One independent piece of a stage, as [`run_pieces`] takes it: it delivers its own
+/// result (the resize's bands write into the shared output).
+pub(crate) type Task = Box<dyn FnOnce() -> Result<(), Error> + Send>;
 
 /// A piece of one job's work that another thread may run. Running it twice, or after
 /// the job took it back, does nothing.
@@ -72,31 +73,30 @@ fn take(slot: &Mutex<Option<Piece>>) -> Option<Piece> {
 /// How often the job's thread asks its check while it waits for a helper's piece.
 const WAIT_TICK: Duration = Duration::from_millis(10);
 
-/// Runs `tasks` (independent pieces of one stage) and hands their results to `each` in
-/// order. With `helpers` that have spare threads, pieces after the first are offered to
-/// them; every piece no helper has started runs here. `check` is asked before each piece
-/// run here and while waiting; an `Err` from it, from a piece or from `each` stops the
-/// stage with that error (the pieces not started are dropped).
-pub(crate) fn run_pieces<R: Send + 'static>(
+/// Runs `tasks`, independent pieces of one stage. With `helpers` that have spare
+/// threads, pieces after the first are offered to them; every piece no helper has
+/// started runs here. `check` is asked before each piece run here and while waiting; an
+/// `Err` from it or from a piece stops the stage with that error (the pieces not started
+/// are dropped). On success every piece has run and dropped what it held (a piece drops
+/// its captures before it reports).
+pub(crate) fn run_pieces(
     helpers: Option<&dyn Helpers>,
-    tasks: Vec<Task<R>>,
+    tasks: Vec<Task>,
     check: Check<'_>,
-    mut each: impl FnMut(R) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let Some(helpers) = helpers.filter(|h| tasks.len() > 1 && h.spare() > 0) else {
         for task in tasks {
             check()?;
-            each(task()?)?;
+            task()?;
         }
         return Ok(());
     };
     let n = tasks.len();
     // Never blocks: each piece sends exactly one result.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<R, Error>)>(n);
+    let (tx, rx) = mpsc::sync_channel::<Result<(), Error>>(n);
     let slots: Vec<Arc<Mutex<Option<Piece>>>> = tasks
         .into_iter()
-        .enumerate()
-        .map(|(i, task)| {
+        .map(|task| {
             let tx = tx.clone();
             let piece: Piece = Box::new(move || {
                 let result = catch_unwind(AssertUnwindSafe(task)).unwrap_or_else(|_| {
@@ -105,7 +105,7 @@ pub(crate) fn run_pieces<R: Send + 'static>(
                         "a piece of the job panicked",
                     ))
                 });
-                let _ = tx.send((i, result));
+                let _ = tx.send(result);
             });
             Arc::new(Mutex::new(Some(piece)))
         })
@@ -122,21 +122,7 @@ pub(crate) fn run_pieces<R: Send + 'static>(
         }
         Err(e)
     };
-    let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    let mut next = 0;
-    let mut deliver = |i: usize, r: Result<R, Error>, next: &mut usize| -> Result<(), Error> {
-        results[i] = Some(r?);
-        while *next < n {
-            match results[*next].take() {
-                Some(r) => {
-                    each(r)?;
-                    *next += 1;
-                }
-                None => break,
-            }
-        }
-        Ok(())
-    };
+    let mut done = 0;
     for slot in &slots {
         if let Err(e) = check() {
             return abandon(e);
@@ -145,17 +131,19 @@ pub(crate) fn run_pieces<R: Send + 'static>(
             piece();
         }
         // Results that came in meanwhile, ours and the helpers'.
-        while let Ok((i, r)) = rx.try_recv() {
-            if let Err(e) = deliver(i, r, &mut next) {
+        while let Ok(result) = rx.try_recv() {
+            done += 1;
+            if let Err(e) = result {
                 return abandon(e);
             }
         }
     }
     // Every piece has started; wait for those a helper is running.
-    while next < n {
+    while done < n {
         match rx.recv_timeout(WAIT_TICK) {
-            Ok((i, r)) => {
-                if let Err(e) = deliver(i, r, &mut next) {
+            Ok(result) => {
+                done += 1;
+                if let Err(e) = result {
                     return abandon(e);
                 }
             }
@@ -209,21 +197,31 @@ mod tests {
         )
     }
 
-    fn tasks(n: usize, log: &Arc<Mutex<Vec<(usize, thread::ThreadId)>>>) -> Vec<Task<usize>> {
+    type Log = Arc<Mutex<Vec<(usize, thread::ThreadId)>>>;
+
+    /// Pieces that each note their index and thread in `log`.
+    fn tasks(n: usize, log: &Log) -> Vec<Task> {
         (0..n)
             .map(|i| {
                 let log = Arc::clone(log);
                 Box::new(move || {
                     thread::sleep(Duration::from_millis(5));
                     log.lock().unwrap().push((i, thread::current().id()));
-                    Ok(i * 10)
-                }) as Task<usize>
+                    Ok(())
+                }) as Task
             })
             .collect()
     }
 
+    /// The indices in `log`, sorted.
+    fn ran(log: &Log) -> Vec<usize> {
+        let mut v: Vec<usize> = log.lock().unwrap().iter().map(|(i, _)| *i).collect();
+        v.sort();
+        v
+    }
+
     #[test]
-    fn results_come_in_order_and_helpers_run_pieces() {
+    fn every_piece_runs_once_and_helpers_run_some() {
         let (h, rx) = helper(1);
         let worker = thread::spawn(move || {
             let mut ran = 0;
@@ -233,17 +231,15 @@ mod tests {
             }
             ran
         });
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut got = Vec::new();
-        run_pieces(Some(&h), tasks(8, &log), &|| Ok(()), |r| {
-            got.push(r);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(got, (0..8).map(|i| i * 10).collect::<Vec<_>>());
+        let log = Log::default();
+        run_pieces(Some(&h), tasks(8, &log), &|| Ok(())).unwrap();
+        assert_eq!(
+            ran(&log),
+            (0..8).collect::<Vec<_>>(),
+            "every piece ran once"
+        );
         let me = thread::current().id();
         let log = log.lock().unwrap();
-        assert_eq!(log.len(), 8, "every piece ran once");
         assert!(log.iter().any(|(_, t)| *t != me), "a helper ran some");
         assert!(
             log.iter().any(|(_, t)| *t == me),
@@ -257,14 +253,9 @@ mod tests {
     #[test]
     fn without_a_spare_helper_everything_runs_here() {
         let (h, rx) = helper(0);
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut got = 0;
-        run_pieces(Some(&h), tasks(4, &log), &|| Ok(()), |_| {
-            got += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(got, 4);
+        let log = Log::default();
+        run_pieces(Some(&h), tasks(4, &log), &|| Ok(())).unwrap();
+        assert_eq!(ran(&log), [0, 1, 2, 3]);
         assert!(rx.try_recv().is_err(), "nothing was offered");
         let me = thread::current().id();
         assert!(log.lock().unwrap().iter().all(|(_, t)| *t == me));
@@ -274,35 +265,24 @@ mod tests {
     fn a_helper_that_never_comes_does_not_hold_the_job_up() {
         // Offers go into a queue nobody reads.
         let (h, _rx) = helper(3);
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut got = 0;
-        run_pieces(Some(&h), tasks(5, &log), &|| Ok(()), |_| {
-            got += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(got, 5);
-        assert_eq!(log.lock().unwrap().len(), 5);
+        let log = Log::default();
+        run_pieces(Some(&h), tasks(5, &log), &|| Ok(())).unwrap();
+        assert_eq!(ran(&log), [0, 1, 2, 3, 4]);
     }
 
     #[test]
     fn a_stop_takes_back_the_pieces_not_started() {
         let (h, rx) = helper(1);
         let asked = AtomicUsize::new(0);
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Log::default();
         let stop = Error::new(ErrorKind::Cancelled, "stop");
-        let err = run_pieces(
-            Some(&h),
-            tasks(6, &log),
-            &|| {
-                if asked.fetch_add(1, Ordering::SeqCst) == 2 {
-                    Err(stop.clone())
-                } else {
-                    Ok(())
-                }
-            },
-            |_| Ok(()),
-        )
+        let err = run_pieces(Some(&h), tasks(6, &log), &|| {
+            if asked.fetch_add(1, Ordering::SeqCst) == 2 {
+                Err(stop.clone())
+            } else {
+                Ok(())
+            }
+        })
         .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Cancelled);
         assert_eq!(
@@ -320,10 +300,10 @@ mod tests {
     #[test]
     fn a_panicking_piece_on_a_helper_fails_the_job() {
         let (h, rx) = helper(1);
-        let tasks: Vec<Task<u8>> = vec![
+        let tasks: Vec<Task> = vec![
             Box::new(|| {
                 thread::sleep(Duration::from_millis(50));
-                Ok(1)
+                Ok(())
             }),
             Box::new(|| panic!("boom")),
         ];
@@ -332,7 +312,7 @@ mod tests {
                 chore.run();
             }
         });
-        let err = run_pieces(Some(&h), tasks, &|| Ok(()), |_| Ok(())).unwrap_err();
+        let err = run_pieces(Some(&h), tasks, &|| Ok(())).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Panicked);
         drop(h);
         worker.join().unwrap();

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fast_image_resize as fr;
 use image::metadata::Orientation;
@@ -111,22 +111,28 @@ fn resize(
     // does not count.
     let shareable = src.layout != Layout::Rgba8 && size.1 >= 2 * MIN_PAR_ROWS;
     if let Some(par) = par.filter(|_| spare > 0 && shareable) {
-        // As many bands as threads at the least, none over BAND_PIXELS.
+        debug_assert!(std::ptr::eq(src, &**par.src), "par.src is src, shared");
+        // As many bands as threads at the least, none over BAND_PIXELS. Each band is
+        // resized into its own buffer and copied into its rows of the output, so at
+        // most one band per thread is held beside the output.
         let bands = size.1.div_ceil(band_rows).max(spare + 1);
         let rows_per = size.1.div_ceil(bands).max(MIN_PAR_ROWS);
         let layout = src.layout;
-        let mut tasks: Vec<Task<Vec<u8>>> = Vec::new();
+        let row_bytes = size.0 as usize * layout.channels();
+        let out = Arc::new(Mutex::new(
+            super::pixels::alloc(len, "the resized image").map_err(|e| e.at(Stage::Resize))?,
+        ));
+        let mut tasks: Vec<Task> = Vec::new();
         let mut top = 0;
         while top < size.1 {
             let rows = rows_per.min(size.1 - top);
             let (start, height) = band_rows_in_source(y, h, sh, size.1, top, rows);
-            let src = Arc::clone(par.src);
+            let (src, out) = (Arc::clone(par.src), Arc::clone(&out));
             tasks.push(Box::new(move || {
                 let view =
                     fr::images::ImageRef::new(src.width, src.height, &src.buf, pixel_type(layout))
                         .map_err(resize_error)?;
-                let len = size.0 as usize * rows as usize * layout.channels();
-                let buf = super::pixels::alloc(len, "a band of the resized image")
+                let buf = super::pixels::alloc(rows as usize * row_bytes, "a band of the resize")
                     .map_err(|e| e.at(Stage::Resize))?;
                 let mut band =
                     fr::images::Image::from_vec_u8(size.0, rows, buf, pixel_type(layout))
@@ -137,16 +143,25 @@ fn resize(
                             .resize(&view, &mut band, &opts.crop(x, start, w, height))
                     })
                     .map_err(resize_error)?;
-                Ok(band.into_vec())
+                let at = top as usize * row_bytes;
+                let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                out[at..at + band.buffer().len()].copy_from_slice(band.buffer());
+                Ok(())
             }));
             top += rows;
         }
-        let mut buf =
-            super::pixels::reserve(len, "the resized image").map_err(|e| e.at(Stage::Resize))?;
-        run_pieces(Some(par.helpers), tasks, check, |band| {
-            buf.extend_from_slice(&band);
-            Ok(())
-        })?;
+        run_pieces(Some(par.helpers), tasks, check)?;
+        // Every piece has run and dropped its handle on the output.
+        let buf = Arc::try_unwrap(out)
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Panicked,
+                    "internal: a band still held the resized image",
+                )
+                .at(Stage::Resize)
+            })?
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         return Ok(Pixels {
             width: size.0,
             height: size.1,

@@ -116,17 +116,29 @@ mod tests {
             "{name:?}"
         );
         // Panicking chores do not end the workers that run them: afterwards both still
-        // run a chore each, at the same time.
+        // run a chore each, at the same time (a lone worker would wait 5 s and report
+        // false; nothing here can hang).
         shared.offer(Chore::new(|| panic!("injected")));
         shared.offer(Chore::new(|| panic!("injected")));
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let together = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
         for _ in 0..2 {
-            let barrier = std::sync::Arc::clone(&barrier);
+            let (together, tx) = (std::sync::Arc::clone(&together), tx.clone());
             shared.offer(Chore::new(move || {
-                barrier.wait();
+                together.fetch_add(1, Ordering::SeqCst);
+                let t = Instant::now();
+                while together.load(Ordering::SeqCst) < 2 && t.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = tx.send(together.load(Ordering::SeqCst) == 2);
             }));
         }
-        barrier.wait();
+        for _ in 0..2 {
+            assert!(
+                rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+                "both workers ran a chore at once"
+            );
+        }
         pool.shutdown();
     }
 }
