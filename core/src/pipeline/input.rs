@@ -91,6 +91,10 @@ pub(crate) struct Input<'a> {
     /// Virtual offsets where a chunk must end (sorted), e.g. where JPEG scans start.
     breaks: Vec<u64>,
     watch: &'a Watch<'a>,
+    /// The rest of the current chunk within its part (from `pos`): small reads are
+    /// served from it without the chunk bookkeeping. jpeg-decoder reads its entropy
+    /// data a byte at a time, so this is its hot path.
+    cur: &'a [u8],
 }
 
 impl<'a> Input<'a> {
@@ -131,6 +135,7 @@ impl<'a> Input<'a> {
             limit: 0,
             breaks: Vec::new(),
             watch,
+            cur: &[],
         }
     }
 
@@ -146,10 +151,21 @@ impl<'a> Input<'a> {
     fn part_at(&self, pos: u64) -> usize {
         self.starts.partition_point(|&s| s <= pos).saturating_sub(1)
     }
+
+    /// Takes `n` bytes (at most `cur.len()`) off the current chunk.
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (taken, rest) = self.cur.split_at(n);
+        self.cur = rest;
+        self.pos += n as u64;
+        taken
+    }
 }
 
 impl BufRead for Input<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if !self.cur.is_empty() {
+            return Ok(self.cur);
+        }
         if self.watch.is_stopped() {
             return Err(io::Error::other("the job was stopped"));
         }
@@ -171,21 +187,49 @@ impl BufRead for Input<'_> {
         let part = self.parts[i];
         let from = (self.pos - self.starts[i]) as usize;
         let to = (self.limit - self.starts[i]).min(part.len() as u64) as usize;
-        Ok(&part[from..to])
+        self.cur = &part[from..to];
+        Ok(self.cur)
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt as u64).min(self.limit.max(self.pos));
+        self.take(amt.min(self.cur.len()));
     }
 }
 
 impl Read for Input<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
+        if let [one] = buf {
+            if let Some(&b) = self.cur.first() {
+                *one = b;
+                self.take(1);
+                return Ok(1);
+            }
+        }
+        let n = self.fill_buf()?.len().min(buf.len());
+        buf[..n].copy_from_slice(self.take(n));
         Ok(n)
+    }
+
+    fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
+        if buf.len() <= self.cur.len() {
+            buf.copy_from_slice(self.take(buf.len()));
+            return Ok(());
+        }
+        // std's default, with its error.
+        while !buf.is_empty() {
+            match self.read(buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(n) => buf = &mut buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,6 +245,7 @@ impl Seek for Input<'_> {
             self.pos = target;
             // The next read starts a new chunk (and so runs the check).
             self.limit = 0;
+            self.cur = &[];
         }
         Ok(self.pos)
     }
