@@ -228,6 +228,20 @@ impl<'a> Bits<'a> {
         ((self.buffer >> self.left) & ((1u64 << n) - 1)) as u32
     }
 
+    /// `n` times `get(1)`, as libjpeg reads correction bits: one at a time, refilling
+    /// only when the buffer is empty (so the bytes pulled in, and what a later restart
+    /// counts as extraneous, are the same).
+    fn skip_ones(&mut self, mut n: u32) {
+        while n > 0 {
+            if self.left == 0 {
+                self.fill(1);
+            }
+            let t = n.min(self.left);
+            self.left -= t;
+            n -= t;
+        }
+    }
+
     /// `PEEK_BITS(8)`: the code length and symbol when the code is at most 8 bits.
     fn lookahead(&self, t: &Table) -> Option<(u32, u8)> {
         let look = t.look[((self.buffer >> (self.left - 8)) & 0xFF) as usize];
@@ -829,6 +843,26 @@ fn scan(
     Ok((end, bits.warning))
 }
 
+/// The walk of an AC refinement scan after a symbol with zero run `r`, from `k` in a
+/// band ending at `se`, over a block whose non-zero coefficients are `mask`: libjpeg
+/// reads a correction bit for each non-zero coefficient it passes and stops at the
+/// (r+1)th zero one. Returns where it stops (`se + 1` past the band) and how many
+/// correction bits it read on the way.
+fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u32) {
+    let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
+    let mut zeros = !mask & band;
+    for _ in 0..r {
+        zeros &= zeros.wrapping_sub(1);
+    }
+    let stop = if zeros == 0 {
+        se + 1
+    } else {
+        zeros.trailing_zeros() as usize
+    };
+    let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
+    (stop, (mask & band & before_stop).count_ones())
+}
+
 /// One block's entropy-coded data, as the scan's kind reads it.
 fn block_data(
     st: &mut State<'_>,
@@ -909,7 +943,7 @@ fn block_data(
     if *eobrun == 0 {
         while k <= se {
             let rs = bits.decode(ac);
-            let (mut r, s) = ((rs >> 4) as i32, (rs & 15) as u32);
+            let (r, s) = ((rs >> 4) as i32, (rs & 15) as u32);
             if s != 0 {
                 if s != 1 {
                     bits.warn("Corrupt JPEG data: bad Huffman code");
@@ -922,17 +956,9 @@ fn block_data(
                 }
                 break;
             }
-            while k <= se {
-                if *mask & (1 << k) != 0 {
-                    bits.get(1);
-                } else {
-                    r -= 1;
-                    if r < 0 {
-                        break;
-                    }
-                }
-                k += 1;
-            }
+            let (stop, corrections) = refine_walk(*mask, k, se, r);
+            bits.skip_ones(corrections);
+            k = stop;
             if s != 0 && k <= se {
                 *mask |= 1 << k;
             }
@@ -943,9 +969,7 @@ fn block_data(
         // One correction bit for each coefficient of the band already non-zero.
         if k <= se {
             let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
-            for _ in 0..(*mask & band).count_ones() {
-                bits.get(1);
-            }
+            bits.skip_ones((*mask & band).count_ones());
         }
         *eobrun -= 1;
     }
@@ -972,6 +996,41 @@ mod tests {
         crate::pipeline::jpeg::scan(data, &crate::Limits::default(), false)
             .map(|h| h.scan_offsets)
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_refinement_walk_is_libjpegs_bit_by_bit_walk() {
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mask = next() & next(); // sparse and dense masks
+            let se = 1 + (next() % 63) as usize;
+            let k = 1 + (next() % se as u64) as usize;
+            let r0 = (next() % 16) as i32;
+            // libjpeg's loop, one coefficient at a time.
+            let (mut kk, mut r, mut reads) = (k, r0, 0u32);
+            while kk <= se {
+                if mask & (1 << kk) != 0 {
+                    reads += 1;
+                } else {
+                    r -= 1;
+                    if r < 0 {
+                        break;
+                    }
+                }
+                kk += 1;
+            }
+            assert_eq!(
+                refine_walk(mask, k, se, r0),
+                (kk, reads),
+                "{mask:x} {k} {se} {r0}"
+            );
+        }
     }
 
     #[test]
