@@ -217,6 +217,7 @@ impl<'a> Bits<'a> {
     }
 
     /// `CHECK_BIT_BUFFER` then `GET_BITS`.
+    #[inline(always)]
     fn get(&mut self, n: u32) -> u32 {
         if n == 0 {
             return 0;
@@ -231,6 +232,7 @@ impl<'a> Bits<'a> {
     /// `n` times `get(1)`, as libjpeg reads correction bits: one at a time, refilling
     /// only when the buffer is empty (so the bytes pulled in, and what a later restart
     /// counts as extraneous, are the same).
+    #[inline(always)]
     fn skip_ones(&mut self, mut n: u32) {
         while n > 0 {
             if self.left == 0 {
@@ -243,6 +245,7 @@ impl<'a> Bits<'a> {
     }
 
     /// `PEEK_BITS(8)`: the code length and symbol when the code is at most 8 bits.
+    #[inline(always)]
     fn lookahead(&self, t: &Table) -> Option<(u32, u8)> {
         let look = t.look[((self.buffer >> (self.left - 8)) & 0xFF) as usize];
         (look >= 0x100).then_some(((look >> 8) as u32, look as u8))
@@ -250,6 +253,7 @@ impl<'a> Bits<'a> {
 
     /// `HUFF_DECODE`, then `jpeg_huff_decode` for long codes: a bad code is a warning
     /// and decodes as 0.
+    #[inline(always)]
     fn decode(&mut self, t: &Table) -> u8 {
         if self.left < 8 {
             self.fill(0);
@@ -277,11 +281,11 @@ impl<'a> Bits<'a> {
     /// The fast path's `GET_BYTE`: a marker backs the byte out and is only noted.
     fn fast_byte(&mut self, hit: &mut bool) {
         let c0 = self.data.get(self.pos).copied().unwrap_or(0);
-        let c1 = self.data.get(self.pos + 1).copied().unwrap_or(0xD9);
         self.pos += 1;
         self.buffer = (self.buffer << 8) | c0 as u64;
         self.left += 8;
         if c0 == 0xFF {
+            let c1 = self.data.get(self.pos).copied().unwrap_or(0xD9);
             self.pos += 1;
             if c1 != 0 {
                 *hit = true;
@@ -292,8 +296,19 @@ impl<'a> Bits<'a> {
     }
 
     /// `FILL_BIT_BUFFER_FAST`: six bytes whenever 16 bits or fewer are held.
+    #[inline(always)]
     fn fast_fill(&mut self, hit: &mut bool) {
         if self.left <= 16 {
+            // Six bytes at once when none of them is 0xFF (what the loop would do).
+            if let Some(six) = self.data.get(self.pos..self.pos + 6) {
+                if !six.contains(&0xFF) {
+                    let v = six.iter().fold(0u64, |v, &b| (v << 8) | b as u64);
+                    self.buffer = (self.buffer << 48) | v;
+                    self.left += 48;
+                    self.pos += 6;
+                    return;
+                }
+            }
             for _ in 0..6 {
                 self.fast_byte(hit);
             }
@@ -301,6 +316,7 @@ impl<'a> Bits<'a> {
     }
 
     /// `HUFF_DECODE_FAST`: a bad code decodes as 0 without a word.
+    #[inline(always)]
     fn fast_decode(&mut self, t: &Table, hit: &mut bool) -> u8 {
         self.fast_fill(hit);
         if let Some((nb, symbol)) = self.lookahead(t) {
@@ -324,6 +340,7 @@ impl<'a> Bits<'a> {
 
     /// `decode_mcu_fast` for one sequential block; false when it met a marker (libjpeg
     /// then decodes the whole MCU again on the slow path).
+    #[inline(always)]
     fn fast_block(&mut self, dc: &Table, ac: &Table) -> bool {
         let mut hit = false;
         let s = self.fast_decode(dc, &mut hit) as u32;
@@ -730,10 +747,37 @@ fn scan(
         (c.blocks_w, c.blocks_h)
     };
     let total = mcus_w as u64 * mcus_h as u64;
+    // The fast path's tables, per scan component: (blocks per MCU, DC, AC), copied once
+    // per scan; `None` when one is missing (then every MCU takes the slow path).
+    let fast_tables: Option<Vec<(u32, Table, Table)>> = if st.progressive {
+        None
+    } else {
+        comps
+            .iter()
+            .map(|&(ci, d, a)| {
+                let c = st.components[ci];
+                let blocks = if interleaved { c.h * c.v } else { 1 };
+                match (st.dc.get(d), st.ac.get(a)) {
+                    (Some(Some(dc)), Some(Some(ac))) => Some((blocks, dc.clone(), ac.clone())),
+                    _ => None,
+                }
+            })
+            .collect()
+    };
     let mut eobrun: u32 = 0;
     let mut restarts_to_go = st.restart_interval;
     let mut next_restart: u8 = 0;
     let mut mcu: u64 = 0;
+    // The MCU's column and row, kept up to date with `mcu` (no division per block).
+    let (mut mx, mut my) = (0u32, 0u32);
+    let advance = |mcu: &mut u64, n: u64, mx: &mut u32, my: &mut u32| {
+        *mcu += n;
+        if n == 1 && *mx + 1 < mcus_w {
+            *mx += 1;
+        } else {
+            (*mx, *my) = ((*mcu % mcus_w as u64) as u32, (*mcu / mcus_w as u64) as u32);
+        }
+    };
     while mcu < total {
         if bits.insufficient && st.restart_interval == 0 {
             break; // libjpeg decodes nothing more of this scan
@@ -787,7 +831,7 @@ fn scan(
                 restarts_to_go -= (skip - 1) as u32;
             }
             eobrun -= skip as u32;
-            mcu += skip;
+            advance(&mut mcu, skip, &mut mx, &mut my);
             continue;
         }
         // decode_mcu: the fast path when no restarts are used, no marker is pending and
@@ -799,23 +843,19 @@ fn scan(
             && bits.marker.is_none()
             && bits.in_chunk() >= 512 * blocks_in_mcu
         {
-            let mut fast = bits.clone();
-            let ok = comps.iter().all(|&(ci, d, a)| {
-                let c = st.components[ci];
-                let blocks = if interleaved { c.h * c.v } else { 1 };
-                let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
-                    return false;
-                };
-                (0..blocks).all(|_| fast.fast_block(dc, ac))
+            // The fast path changes only these; a marker met puts them back.
+            let saved = (bits.pos, bits.buffer, bits.left);
+            let ok = fast_tables.as_ref().is_some_and(|t| {
+                t.iter()
+                    .all(|(blocks, dc, ac)| (0..*blocks).all(|_| bits.fast_block(dc, ac)))
             });
             if ok {
-                bits = fast;
-                mcu += 1;
+                advance(&mut mcu, 1, &mut mx, &mut my);
                 continue;
             }
+            (bits.pos, bits.buffer, bits.left) = saved;
         }
         if !bits.insufficient {
-            let (mx, my) = ((mcu % mcus_w as u64) as u32, (mcu / mcus_w as u64) as u32);
             for &(ci, d, a) in &comps {
                 let c = st.components[ci];
                 let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
@@ -832,7 +872,7 @@ fn scan(
                 }
             }
         }
-        mcu += 1;
+        advance(&mut mcu, 1, &mut mx, &mut my);
     }
     // The end of the scan: bits still buffered are dropped without a word; bytes past
     // them are counted by the marker search that follows.
