@@ -259,14 +259,7 @@ fn flood_gif(frames: u32, side: u16) -> Vec<u8> {
 }
 
 fn run_with(data: &[u8], json: &str, limits: &Limits) -> Result<Report, conveyor::Error> {
-    let ctx = Context {
-        limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(limits);
     run(data, &Recipe::from_json(json).unwrap(), &ctx, &|_| Ok(()))
 }
 
@@ -325,14 +318,7 @@ fn a_stop_while_frames_are_encoded_ends_the_job_with_its_own_error() {
     let recipe =
         Recipe::from_json(r#"{"animated":true,"outputs":[{"name":"o","format":"webp"}]}"#).unwrap();
     let limits = Limits::default();
-    let ctx = Context {
-        limits: &limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(&limits);
     let encodes = Cell::new(0u32);
     let stop_at_the_third_ask = |stage: Stage| {
         if stage == Stage::Encode {

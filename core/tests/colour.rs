@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use conveyor::pipeline::{run, Context};
-use conveyor::{InputFormat, Limits, Recipe, Report, WarningKind};
+use conveyor::{Limits, Recipe, Report, WarningKind};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -25,14 +25,7 @@ fn read(name: &str) -> Vec<u8> {
 
 fn run_with(input: &[u8], recipe: &str, limits: &Limits) -> Report {
     let recipe = Recipe::from_json(recipe).unwrap();
-    let ctx = Context {
-        limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(limits);
     run(input, &recipe, &ctx, &|_| Ok(())).unwrap()
 }
 

@@ -12,12 +12,8 @@ use conveyor::{ErrorKind, InputFormat, Limits, OutputFormat, OutputSpec, Recipe,
 fn run_with(data: &[u8], limits: &Limits) -> Result<conveyor::Report, conveyor::Error> {
     let recipe = Recipe::new(vec![OutputSpec::new("o", OutputFormat::Png).size(64, 64)]);
     let ctx = Context {
-        limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
         key: "k",
-        admit: None,
-        helpers: None,
+        ..Context::new(limits)
     };
     run(data, &recipe, &ctx, &|_| Ok(()))
 }
@@ -127,12 +123,9 @@ fn the_format_allow_list_is_applied() {
     let recipe = Recipe::new(vec![OutputSpec::new("o", OutputFormat::Png)]);
     let limits = Limits::default();
     let ctx = Context {
-        limits: &limits,
         formats: &[InputFormat::Jpeg],
-        output_dir: None,
         key: "k",
-        admit: None,
-        helpers: None,
+        ..Context::new(&limits)
     };
     let e = run(&png(10, 10), &recipe, &ctx, &|_| Ok(())).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedFormat);

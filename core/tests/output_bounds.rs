@@ -6,18 +6,11 @@
 mod common;
 
 use conveyor::pipeline::{run, Context};
-use conveyor::{ErrorKind, InputFormat, Limits, Recipe, Report, Stage};
+use conveyor::{ErrorKind, Limits, Recipe, Report, Stage};
 
 fn run_with(data: &[u8], recipe: &str, limits: &Limits) -> Result<Report, conveyor::Error> {
     let recipe = Recipe::from_json(recipe).unwrap();
-    let ctx = Context {
-        limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(limits);
     run(data, &recipe, &ctx, &|_| Ok(()))
 }
 

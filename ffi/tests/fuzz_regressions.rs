@@ -162,12 +162,8 @@ fn every_ffi_input_gets_one_callback_per_accepted_submit() {
         // The pool runs the same pipeline with the same limits: the same outcome.
         let limits = core_harness::fuzz_limits();
         let ctx = conveyor::pipeline::Context {
-            limits: &limits,
-            formats: &conveyor::InputFormat::ALL,
-            output_dir: None,
             key: "fuzz",
-            admit: None,
-            helpers: None,
+            ..conveyor::pipeline::Context::new(&limits)
         };
         let core = conveyor::pipeline::run(image, &recipe, &ctx, &|_| Ok(()));
         core_harness::check_outcome(&recipe, &core, image.len());

@@ -17,9 +17,7 @@
 use std::sync::OnceLock;
 
 use conveyor::pipeline::{run, Context};
-use conveyor::{
-    Error, ErrorKind, Fit, InputFormat, Limits, OutputFormat, PoolConfig, Recipe, Report, Stage,
-};
+use conveyor::{Error, ErrorKind, Fit, Limits, OutputFormat, PoolConfig, Recipe, Report, Stage};
 
 /// The fixed recipe of the `pipeline` target: the upload workload of the README, a
 /// 1600 px JPEG and a 320 px WebP cover thumbnail.
@@ -73,12 +71,8 @@ fn pipeline_recipe() -> &'static Recipe {
 fn run_with_limits(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
     let limits = fuzz_limits();
     let ctx = Context {
-        limits: &limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
         key: "fuzz",
-        admit: None,
-        helpers: None,
+        ..Context::new(&limits)
     };
     let last: std::cell::Cell<Option<Stage>> = std::cell::Cell::new(None);
     let result = run(data, recipe, &ctx, &|stage| {

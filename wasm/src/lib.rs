@@ -54,14 +54,7 @@ pub fn process(input: &[u8], recipe_json: &str, limits_json: &str) -> Result<JsV
     } else {
         Limits::from_json(limits_json).map_err(|e| js_error(&e.at(Stage::Validate)))?
     };
-    let ctx = Context {
-        limits: &limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(&limits);
     let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     finish(JobId(0), None, report)
 }
@@ -117,12 +110,8 @@ pub fn process_with(
     }
     .map_err(|e| js_error(&e))?;
     let ctx = Context {
-        limits: &settings.limits,
         formats: &settings.formats,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
+        ..Context::new(&settings.limits)
     };
     let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     finish(JobId(job_id as u64), key, report)
@@ -155,12 +144,9 @@ pub fn estimate(
         Err(Error::new(ErrorKind::Cancelled, "estimated"))
     };
     let ctx = Context {
-        limits: &settings.limits,
         formats: &settings.formats,
-        output_dir: None,
-        key: "job",
         admit: Some(&admit),
-        helpers: None,
+        ..Context::new(&settings.limits)
     };
     let result = run_valid(input, &recipe, &ctx, &|_| Ok(()));
     let bytes = match (found.get(), result) {

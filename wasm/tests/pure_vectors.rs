@@ -17,7 +17,7 @@ mod psnr;
 use std::path::PathBuf;
 
 use conveyor::pipeline::{run_valid, Context};
-use conveyor::{ErrorKind, InputFormat, Limits, Report, ValidRecipe};
+use conveyor::{ErrorKind, Limits, Report, ValidRecipe};
 use psnr::psnr;
 use serde_json::Value;
 
@@ -27,14 +27,7 @@ fn root() -> PathBuf {
 
 fn run(input: &[u8], recipe: &str, limits: &Limits) -> Result<Report, conveyor::Error> {
     let recipe = ValidRecipe::from_json(recipe)?;
-    let ctx = Context {
-        limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(limits);
     run_valid(input, &recipe, &ctx, &|_| Ok(()))
 }
 

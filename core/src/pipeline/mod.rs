@@ -72,6 +72,22 @@ pub struct Context<'a> {
     pub helpers: Option<&'a dyn Helpers>,
 }
 
+impl<'a> Context<'a> {
+    /// One job on the calling thread under `limits`: every input format, the outputs'
+    /// bytes returned rather than saved, no memory budget and no helpers. Set the other
+    /// fields with struct update syntax, e.g. `Context { key: "k", ..Context::new(&l) }`.
+    pub fn new(limits: &'a Limits) -> Context<'a> {
+        Context {
+            limits,
+            formats: &InputFormat::ALL,
+            output_dir: None,
+            key: "job",
+            admit: None,
+            helpers: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
@@ -102,14 +118,7 @@ impl std::fmt::Debug for Context<'_> {
 /// ```
 pub fn process(data: &[u8], recipe: &Recipe) -> Result<Report, Error> {
     let limits = Limits::default();
-    let ctx = Context {
-        limits: &limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(&limits);
     run(data, recipe, &ctx, &|_| Ok(()))
 }
 

@@ -16,7 +16,7 @@
 //! ```
 
 use conveyor::pipeline::{run_valid, Context};
-use conveyor::{InputFormat, Limits, ValidRecipe};
+use conveyor::{Limits, ValidRecipe};
 
 /// Writes the outputs and prints the WebP bytes per quality.
 pub fn run() {
@@ -36,14 +36,7 @@ pub fn run() {
     let recipe = ValidRecipe::from_json(&serde_json::json!({ "outputs": outputs }).to_string())
         .expect("recipe");
     let limits = Limits::default();
-    let ctx = Context {
-        limits: &limits,
-        formats: &InputFormat::ALL,
-        output_dir: None,
-        key: "job",
-        admit: None,
-        helpers: None,
-    };
+    let ctx = Context::new(&limits);
     let mut names: Vec<String> = std::fs::read_dir(&corpus)
         .expect("corpus")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
