@@ -188,20 +188,48 @@ pub struct Nats {
 }
 
 impl Nats {
+    /// Starts a server on a free port. Tests start servers concurrently, and a port
+    /// that was free when picked may be taken before the server binds it (by another
+    /// test's server, which then answers for ours until its test ends): a server that
+    /// does not come up on its port is started again on another.
     pub fn start() -> Nats {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let proc = Nats::spawn(port, dir.path());
-        Nats { proc, port, dir }
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some(proc) = Nats::try_spawn(port, dir.path()) {
+                return Nats { proc, port, dir };
+            }
+        }
+        panic!("nats-server did not come up on any of 5 free ports");
     }
 
     fn spawn(port: u16, dir: &Path) -> Proc {
+        Nats::try_spawn(port, dir)
+            .unwrap_or_else(|| panic!("nats-server did not come up on port {port}"))
+    }
+
+    /// Starts the server and waits until it says it is ready; `None` if it exits first
+    /// (its port was taken).
+    fn try_spawn(port: u16, dir: &Path) -> Option<Proc> {
         let mut cmd = Command::new(tool("nats-server"));
         cmd.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir);
-        let p = Proc::spawn("nats", cmd, None);
+        let mut p = Proc::spawn("nats", cmd, None);
+        let start = Instant::now();
+        // nats-server logs to stderr, which `Proc` keeps.
+        while !p.log().contains("Server is ready") {
+            if p.exited() {
+                return None;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "nats-server not ready after 20 s: {}",
+                p.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         wait_port(port, Duration::from_secs(20));
-        p
+        Some(p)
     }
 
     pub fn url(&self) -> String {
