@@ -41,6 +41,8 @@ run cargo test --workspace --locked --no-fail-fast
 # The wasm build's decoders (jpeg-decoder, the entropy check, pure-Rust WebP), run
 # natively: on its own, since within --workspace the features unify to the native ones.
 run cargo test --locked -p conveyor-wasm --test pure_vectors
+# The entropy walk's coefficients against jpeg-decoder's own decode (needs pure-jpeg).
+run cargo test --locked -p conveyor --features pure-jpeg --lib jpeg_entropy
 # core/build.rs: no nasm on x86/x86_64 fails the build with the fix (or the opt-out).
 run scripts/test-nasm-check.sh
 

@@ -28,3 +28,7 @@ cjpeg -sample 2x2 -scans /tmp/conveyor-noninterleaved.txt -quality 90 /tmp/conve
 cjpeg -sample 1x2 -scans /tmp/conveyor-noninterleaved.txt -quality 90 /tmp/conveyor-colours.ppm > noninterleaved_440.jpg
 # Restart markers every MCU row, for the entropy check's restart handling.
 cjpeg -restart 1 -quality 85 /tmp/conveyor-colours.ppm > restart.jpg
+# libjpeg's standard progressive script (successive approximation: DC and AC
+# refinement scans), 4:2:0, with restart markers every MCU row, for the entropy walk's
+# coefficient decoding.
+cjpeg -progressive -sample 2x2 -restart 1 -quality 85 /tmp/conveyor-colours.ppm > progressive_restart.jpg

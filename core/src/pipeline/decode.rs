@@ -557,8 +557,10 @@ fn jpeg_warning(warning: &str, fail_on: FailOn) -> Error {
 }
 
 /// Without libjpeg: the entropy check (`jpeg_entropy.rs`) says what libjpeg would warn
-/// about, so that `fail_on` refuses the same files as the native door, then
-/// jpeg-decoder decodes (it reads non-interleaved scans right, unlike zune-jpeg 0.5).
+/// about, so that `fail_on` refuses the same files as the native door, and decodes the
+/// coefficients in the same pass; jpeg-decoder (vendored, `decode_coefficients`) makes
+/// the pixels from them, or decodes the file itself where the check cannot (it reads
+/// non-interleaved scans right, unlike zune-jpeg 0.5).
 #[cfg(all(not(feature = "mozjpeg"), feature = "pure-jpeg"))]
 fn decode_jpeg(
     h: &JpegHeader,
@@ -569,7 +571,7 @@ fn decode_jpeg(
     fail_on: FailOn,
     cmyk: Option<&Cmyk>,
 ) -> Result<Pixels, Error> {
-    use super::jpeg_entropy::{check, Finding};
+    use super::jpeg_entropy::{decode, Finding};
     use super::pixels::Layout;
     if h.arithmetic {
         return Err(err(
@@ -577,7 +579,10 @@ fn decode_jpeg(
             "jpeg: arithmetic coding is not supported in this build (no libjpeg)",
         ));
     }
-    if let Finding::Warning(w) = check(data, &h.scan_offsets)? {
+    // One Huffman pass gives libjpeg's verdict and, where it can, the coefficients;
+    // jpeg-decoder then only does the IDCT, upsampling and colour.
+    let (finding, coefficients) = decode(data, &h.scan_offsets, watch)?;
+    if let Finding::Warning(w) = finding {
         if fail_on >= FailOn::Warning {
             return Err(jpeg_warning(&w, fail_on));
         }
@@ -614,7 +619,10 @@ fn decode_jpeg(
             dec.set_max_decoding_buffer_size(max_buffer);
         }
     }
-    let decoded = dec.decode();
+    let decoded = match coefficients {
+        Some(coefficients) => dec.decode_coefficients(coefficients),
+        None => dec.decode(),
+    };
     if let Some(stop) = watch.stopped() {
         return Err(stop);
     }

@@ -56,13 +56,13 @@ pub(crate) fn peak_bytes(
                 j.max_sampling.1.max(1) as u64,
             );
             let mcus = w.div_ceil(8 * mh) * h.div_ceil(8 * mv);
-            let coefficients = if !cfg!(feature = "mozjpeg") && j.progressive {
-                // jpeg-decoder (wasm) keeps a progressive image's coefficients (128 bytes
-                // a block) and its component planes (64), the entropy check one mask (8).
+            let coefficients = if !cfg!(feature = "mozjpeg") {
+                // Without libjpeg (wasm), the entropy walk keeps every block's
+                // coefficients (128 bytes a block) whatever the mode, and for a
+                // progressive image one mask (8); jpeg-decoder the component planes (64).
                 mcus * j.sampling_sum as u64 * 200
-            } else if j.progressive || !cfg!(feature = "mozjpeg") {
-                // libjpeg keeps every block of a progressive image; jpeg-decoder (wasm)
-                // keeps the whole image's component planes whatever the mode.
+            } else if j.progressive {
+                // libjpeg keeps every block of a progressive image.
                 mcus * j.sampling_sum as u64 * 128
             } else {
                 // Baseline: a few MCU rows.

@@ -16,6 +16,7 @@
 //! against the limits); memory is one 64-bit mask per block, for progressive files only
 //! (which coefficients are non-zero, as refinement scans need to know).
 
+use super::input::Watch;
 use crate::error::{Error, ErrorKind, Stage};
 
 /// What the check found.
@@ -26,6 +27,11 @@ pub(crate) enum Finding {
     /// The first warning, in libjpeg's words.
     Warning(String),
 }
+
+/// Every component's quantized coefficients: its whole block grid (rows of blocks,
+/// padded to whole MCUs), 64 a block in natural order, as jpeg-decoder's
+/// `decode_coefficients` takes them.
+pub(crate) type Coefficients = Vec<Vec<i16>>;
 
 /// libjpeg's bit buffer: 64 bits, refilled to at least 57.
 const MIN_GET_BITS: u32 = 57;
@@ -338,24 +344,53 @@ impl<'a> Bits<'a> {
         t.values.get(i).copied().unwrap_or(0)
     }
 
-    /// `decode_mcu_fast` for one sequential block; false when it met a marker (libjpeg
-    /// then decodes the whole MCU again on the slow path).
+    /// The fast path's `GET_BITS(s)` then `HUFF_EXTEND`: past the held bits (a marker
+    /// met), what is left.
     #[inline(always)]
-    fn fast_block(&mut self, dc: &Table, ac: &Table) -> bool {
+    fn fast_value(&mut self, s: u32) -> i32 {
+        let n = s.min(self.left);
+        self.left -= n;
+        extend(((self.buffer >> self.left) & ((1u64 << n) - 1)) as i32, s)
+    }
+
+    /// `decode_mcu_fast` for one sequential block; false when it met a marker (libjpeg
+    /// then decodes the whole MCU again on the slow path). With `out`, the block's
+    /// coefficients go there (natural order) and `dc` is the component's DC predictor.
+    #[inline(always)]
+    fn fast_block(&mut self, dc: &Table, ac: &Table, out: Option<(&mut [i16], &mut i32)>) -> bool {
         let mut hit = false;
         let s = self.fast_decode(dc, &mut hit) as u32;
+        let mut diff = 0;
         if s != 0 {
             self.fast_fill(&mut hit);
-            self.left -= s.min(self.left);
+            diff = self.fast_value(s);
         }
+        let Some((block, pred)) = out else {
+            self.fast_ac(ac, &mut hit, None);
+            return !hit;
+        };
+        *pred = pred.wrapping_add(diff);
+        block[0] = *pred as i16;
+        self.fast_ac(ac, &mut hit, Some(block));
+        !hit
+    }
+
+    /// The AC part of [`fast_block`](Self::fast_block).
+    #[inline(always)]
+    fn fast_ac(&mut self, ac: &Table, hit: &mut bool, mut block: Option<&mut [i16]>) {
         let mut k = 1;
         while k < 64 {
-            let rs = self.fast_decode(ac, &mut hit);
+            let rs = self.fast_decode(ac, hit);
             let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
             if s != 0 {
                 k += r;
-                self.fast_fill(&mut hit);
-                self.left -= s.min(self.left);
+                self.fast_fill(hit);
+                if let Some(block) = block.as_deref_mut() {
+                    let v = self.fast_value(s);
+                    block[natural(k)] = v as i16;
+                } else {
+                    self.left -= s.min(self.left);
+                }
             } else if r != 15 {
                 break;
             } else {
@@ -363,8 +398,31 @@ impl<'a> Bits<'a> {
             }
             k += 1;
         }
-        !hit
     }
+}
+
+/// `HUFF_EXTEND`: the signed value of the `s`-bit magnitude `r`.
+#[inline(always)]
+fn extend(r: i32, s: u32) -> i32 {
+    if s == 0 {
+        0
+    } else if r < 1 << (s - 1) {
+        r + (-1 << s) + 1
+    } else {
+        r
+    }
+}
+
+/// libjpeg's `jpeg_natural_order` for zigzag index `k`, with its 16 extra entries past
+/// 63 (where damaged data can take `k`) all 63.
+#[inline(always)]
+fn natural(k: usize) -> usize {
+    const ORDER: [u8; 64] = [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
+        20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+        58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    ];
+    ORDER.get(k).map_or(63, |&n| n as usize)
 }
 
 /// Where the native input's chunk that starts at `pos` ends: [`CHUNK`] bytes on, or at
@@ -428,6 +486,18 @@ struct State<'a> {
     breaks: &'a [usize],
     /// Bytes discarded and not yet reported (libjpeg's `discarded_bytes`).
     discarded: usize,
+    /// Whether the walk also decodes the coefficients (see [`decode`]).
+    decoding: bool,
+    /// When decoding: per component, its whole block grid (`grid_w` x `grid_h` blocks of
+    /// 64 coefficients in natural order), as libjpeg's coefficient buffer holds them.
+    coefs: Vec<Vec<i16>>,
+    /// The DC predictors of the components (libjpeg's `last_dc_val`).
+    last_dc: [i32; 4],
+    /// False once a scan was not decoded (skipped, or given up at a lost restart
+    /// marker): the coefficients are then not libjpeg's.
+    complete: bool,
+    /// Asked between stretches of MCUs while decoding (the job's deadline and cancel).
+    watch: Option<&'a Watch<'a>>,
 }
 
 impl State<'_> {
@@ -446,7 +516,32 @@ impl State<'_> {
 /// checked up to the end of that scan's data: the native decoder stops reading there
 /// (it never calls `jpeg_finish_decompress`), so what follows cannot warn; a file of
 /// several scans is read to EOI before the first row comes out.
+#[cfg_attr(all(feature = "pure-jpeg", not(feature = "mozjpeg")), allow(dead_code))]
 pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
+    walk(data, scans, None).map(|(finding, _)| finding)
+}
+
+/// The check and, in the same pass, the decode of every block's coefficients as libjpeg
+/// decodes them (damage included: a bad code is 0, blocks past a premature end stay
+/// zero, values past coefficient 63 land on 63), for jpeg-decoder to turn into pixels
+/// (`Decoder::decode_coefficients`, the vendored crate's addition). The coefficients
+/// are `None` when this walk cannot give all of them: arithmetic coding, a frame other
+/// than 8-bit baseline, extended or progressive DCT, a scan left to the decoder, or one
+/// given up at a lost restart marker. `watch` is asked every 1,024 MCUs.
+#[cfg_attr(any(feature = "mozjpeg", not(feature = "pure-jpeg")), allow(dead_code))]
+pub(crate) fn decode(
+    data: &[u8],
+    scans: &[usize],
+    watch: &Watch<'_>,
+) -> Result<(Finding, Option<Coefficients>), Error> {
+    walk(data, scans, Some(watch))
+}
+
+fn walk(
+    data: &[u8],
+    scans: &[usize],
+    watch: Option<&Watch<'_>>,
+) -> Result<(Finding, Option<Coefficients>), Error> {
     let mut st = State {
         components: Vec::new(),
         mcus_w: 0,
@@ -460,17 +555,28 @@ pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
         nonzero: Vec::new(),
         breaks: scans,
         discarded: 0,
+        decoding: false,
+        coefs: Vec::new(),
+        last_dc: [0; 4],
+        complete: true,
+        watch,
     };
     let mut warning: Option<String> = None;
     let mut pos = 2;
     let mut frame_seen = false;
+    // Whether the last scan's bit reader already read the marker that ended it: libjpeg
+    // then takes it without a marker search, so bytes discarded at its restarts stay
+    // unreported until a later search (if any).
+    let mut in_hand = false;
     loop {
         let Some((marker, after, discarded)) = next_marker(data, pos) else {
             warning.get_or_insert_with(|| "Premature end of JPEG file".into());
             break;
         };
-        if let Some(w) = st.report_discarded(discarded, marker) {
-            warning.get_or_insert(w);
+        if !std::mem::take(&mut in_hand) {
+            if let Some(w) = st.report_discarded(discarded, marker) {
+                warning.get_or_insert(w);
+            }
         }
         pos = after;
         match marker {
@@ -501,6 +607,8 @@ pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
                 frame_seen = true;
                 st.progressive = matches!(marker, 0xC2 | 0xCA);
                 st.arithmetic = marker >= 0xC8;
+                st.decoding =
+                    st.watch.is_some() && matches!(marker, 0xC0..=0xC2) && seg.first() == Some(&8);
                 frame(&mut st, seg)?;
             }
             0xC4 => dht(&mut st, seg)?,
@@ -518,10 +626,11 @@ pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
                 if st.arithmetic {
                     // Not checked here: skip its data to the next marker.
                     pos = skip_entropy(data, pos);
+                    st.complete = false;
                     continue;
                 }
                 let sos = pos - len - 2;
-                let (end, w) = scan(&mut st, seg, data, (sos, pos))?;
+                let (end, w, held) = scan(&mut st, seg, data, (sos, pos))?;
                 if let Some(w) = w {
                     warning.get_or_insert(w);
                 }
@@ -529,11 +638,13 @@ pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
                     break;
                 }
                 pos = end;
+                in_hand = held;
             }
             _ => {}
         }
     }
-    Ok(warning.map_or(Finding::Clean, Finding::Warning))
+    let coefs = (st.decoding && st.complete && frame_seen).then_some(st.coefs);
+    Ok((warning.map_or(Finding::Clean, Finding::Warning), coefs))
 }
 
 /// The offset of the marker that ends entropy-coded data starting at `pos`.
@@ -599,6 +710,22 @@ fn frame(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
             })
             .collect::<Result<_, Error>>()?;
     }
+    // libjpeg keeps at most 4 components' DC predictors in a scan; more is refused later.
+    st.decoding &= comps.len() <= 4;
+    if st.decoding {
+        st.coefs = comps
+            .iter()
+            .map(|c| {
+                let n = c.grid_w as usize * c.grid_h as usize * 64;
+                let mut coefs = Vec::new();
+                coefs
+                    .try_reserve_exact(n)
+                    .map_err(|_| super::pixels::out_of_memory(n * 2, "the JPEG coefficients"))?;
+                coefs.resize(n, 0i16);
+                Ok(coefs)
+            })
+            .collect::<Result<_, Error>>()?;
+    }
     st.components = comps;
     Ok(())
 }
@@ -650,13 +777,14 @@ fn dht(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
 }
 
 /// One scan: its header `seg`, its SOS marker at `sos` and its data from `pos`. Returns
-/// where the next marker search starts and the scan's first warning.
+/// where the next marker search starts, the scan's first warning, and whether its bit
+/// reader ended holding the marker found there.
 fn scan(
     st: &mut State<'_>,
     seg: &[u8],
     data: &[u8],
     (sos, pos): (usize, usize),
-) -> Result<(usize, Option<String>), Error> {
+) -> Result<(usize, Option<String>, bool), Error> {
     let bad = || fatal("Invalid SOS parameters");
     let n = *seg.first().ok_or_else(bad)? as usize;
     if n == 0 || n > 4 || seg.len() != n * 2 + 4 {
@@ -726,7 +854,8 @@ fn scan(
                         "Huffman table 0x{index:02x} was not defined"
                     )));
                 }
-                return Ok((skip_entropy(data, pos), bits.warning));
+                st.complete = false;
+                return Ok((skip_entropy(data, pos), bits.warning, false));
             }
         }
     }
@@ -747,23 +876,29 @@ fn scan(
         (c.blocks_w, c.blocks_h)
     };
     let total = mcus_w as u64 * mcus_h as u64;
-    // The fast path's tables, per scan component: (blocks per MCU, DC, AC), copied once
-    // per scan; `None` when one is missing (then every MCU takes the slow path).
-    let fast_tables: Option<Vec<(u32, Table, Table)>> = if st.progressive {
+    // The fast path's tables, per scan component: (component, DC, AC), copied once per
+    // scan; `None` when one is missing (then every MCU takes the slow path).
+    let fast_tables: Option<Vec<(usize, Table, Table)>> = if st.progressive {
         None
     } else {
         comps
             .iter()
-            .map(|&(ci, d, a)| {
-                let c = st.components[ci];
-                let blocks = if interleaved { c.h * c.v } else { 1 };
-                match (st.dc.get(d), st.ac.get(a)) {
-                    (Some(Some(dc)), Some(Some(ac))) => Some((blocks, dc.clone(), ac.clone())),
-                    _ => None,
-                }
+            .map(|&(ci, d, a)| match (st.dc.get(d), st.ac.get(a)) {
+                (Some(Some(dc)), Some(Some(ac))) => Some((ci, dc.clone(), ac.clone())),
+                _ => None,
             })
             .collect()
     };
+    // The grid index of block (bx, by) of component `c` in the MCU at (mx, my).
+    let block_at = |c: &Component, mx: u32, my: u32, bx: u32, by: u32| {
+        let (x, y) = if interleaved {
+            (mx * c.h + bx, my * c.v + by)
+        } else {
+            (mx, my)
+        };
+        y as usize * c.grid_w as usize + x as usize
+    };
+    st.last_dc = [0; 4];
     let mut eobrun: u32 = 0;
     let mut restarts_to_go = st.restart_interval;
     let mut next_restart: u8 = 0;
@@ -779,6 +914,11 @@ fn scan(
         }
     };
     while mcu < total {
+        if mcu & 1023 == 0 {
+            if let (true, Some(w)) = (st.decoding, st.watch) {
+                w.check()?;
+            }
+        }
         if bits.insufficient && st.restart_interval == 0 {
             break; // libjpeg decodes nothing more of this scan
         }
@@ -811,11 +951,13 @@ fn scan(
                         "Corrupt JPEG data: found marker 0x{marker:02x} instead of RST{next_restart}"
                     ));
                     // libjpeg resynchronises; the rest of this check would be guesswork.
-                    return Ok((skip_entropy(data, bits.pos), bits.warning));
+                    st.complete = false;
+                    return Ok((skip_entropy(data, bits.pos), bits.warning, false));
                 }
                 next_restart = (next_restart + 1) & 7;
                 restarts_to_go = st.restart_interval;
                 eobrun = 0;
+                st.last_dc = [0; 4];
                 bits.marker = None;
                 bits.buffer = 0;
             }
@@ -843,17 +985,33 @@ fn scan(
             && bits.marker.is_none()
             && bits.in_chunk() >= 512 * blocks_in_mcu
         {
-            // The fast path changes only these; a marker met puts them back.
-            let saved = (bits.pos, bits.buffer, bits.left);
+            // The fast path changes only these (and the blocks, which the slow path then
+            // writes again, as libjpeg's do); a marker met puts them back.
+            let saved = (bits.pos, bits.buffer, bits.left, st.last_dc);
             let ok = fast_tables.as_ref().is_some_and(|t| {
-                t.iter()
-                    .all(|(blocks, dc, ac)| (0..*blocks).all(|_| bits.fast_block(dc, ac)))
+                t.iter().all(|(ci, dc, ac)| {
+                    let c = st.components[*ci];
+                    let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
+                    (0..vb).all(|by| {
+                        (0..hb).all(|bx| {
+                            let out = if st.decoding {
+                                let b = block_at(&c, mx, my, bx, by) * 64;
+                                st.coefs[*ci]
+                                    .get_mut(b..b + 64)
+                                    .map(|block| (block, &mut st.last_dc[*ci]))
+                            } else {
+                                None
+                            };
+                            bits.fast_block(dc, ac, out)
+                        })
+                    })
+                })
             });
             if ok {
                 advance(&mut mcu, 1, &mut mx, &mut my);
                 continue;
             }
-            (bits.pos, bits.buffer, bits.left) = saved;
+            (bits.pos, bits.buffer, bits.left, st.last_dc) = saved;
         }
         if !bits.insufficient {
             for &(ci, d, a) in &comps {
@@ -861,13 +1019,9 @@ fn scan(
                 let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
                 for by in 0..vb {
                     for bx in 0..hb {
-                        let (x, y) = if interleaved {
-                            (mx * c.h + bx, my * c.v + by)
-                        } else {
-                            (mx, my)
-                        };
-                        let block = y as usize * c.grid_w as usize + x as usize;
-                        block_data(st, &mut bits, ci, block, (d, a), (ss, se, ah), &mut eobrun);
+                        let block = block_at(&c, mx, my, bx, by);
+                        let p = (ss, se, ah, al);
+                        block_data(st, &mut bits, ci, block, (d, a), p, &mut eobrun);
                     }
                 }
             }
@@ -880,7 +1034,7 @@ fn scan(
         Some((_, at, _)) => at,
         None => bits.pos,
     };
-    Ok((end, bits.warning))
+    Ok((end, bits.warning, bits.marker.is_some()))
 }
 
 /// The walk of an AC refinement scan after a symbol with zero run `r`, from `k` in a
@@ -903,29 +1057,44 @@ fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u32) {
     (stop, (mask & band & before_stop).count_ones())
 }
 
-/// One block's entropy-coded data, as the scan's kind reads it.
+/// One block's entropy-coded data, as the scan's kind reads it; when decoding, its
+/// coefficients as libjpeg's `jdhuff.c` and `jdphuff.c` store them.
 fn block_data(
     st: &mut State<'_>,
     bits: &mut Bits<'_>,
     ci: usize,
     block: usize,
     (d, a): (usize, usize),
-    (ss, se, ah): (usize, usize, i8),
+    (ss, se, ah, al): (usize, usize, i8, i8),
     eobrun: &mut u32,
 ) {
+    let coefs = if st.decoding {
+        st.coefs
+            .get_mut(ci)
+            .and_then(|c| c.get_mut(block * 64..block * 64 + 64))
+    } else {
+        None
+    };
     if !st.progressive {
         let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
             return;
         };
         let s = bits.decode(dc) as u32;
-        bits.get(s.min(16));
+        let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
+        let Some(out) = coefs else {
+            skip_ac(bits, ac);
+            return;
+        };
+        let pred = &mut st.last_dc[ci];
+        *pred = pred.wrapping_add(diff);
+        out[0] = *pred as i16;
         let mut k = 1;
         while k < 64 {
             let rs = bits.decode(ac);
             let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
             if s != 0 {
                 k += r;
-                bits.get(s);
+                out[natural(k)] = extend(bits.get(s) as i32, s) as i16;
             } else if r != 15 {
                 break;
             } else {
@@ -941,9 +1110,16 @@ fn block_data(
         if ah == 0 {
             let Some(Some(dc)) = st.dc.get(d) else { return };
             let s = bits.decode(dc) as u32;
-            bits.get(s.min(16));
-        } else {
-            bits.get(1);
+            let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
+            let pred = &mut st.last_dc[ci];
+            *pred = pred.wrapping_add(diff);
+            if let Some(out) = coefs {
+                out[0] = pred.wrapping_shl(al as u32) as i16;
+            }
+        } else if bits.get(1) != 0 {
+            if let Some(out) = coefs {
+                out[0] |= 1 << al;
+            }
         }
         return;
     }
@@ -954,13 +1130,17 @@ fn block_data(
             *eobrun -= 1;
             return;
         }
+        let mut out = coefs;
         let mut k = ss;
         while k <= se {
             let rs = bits.decode(ac);
             let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
             if s != 0 {
                 k += r as usize;
-                bits.get(s);
+                let v = bits.get(s);
+                if let Some(out) = out.as_deref_mut() {
+                    out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
+                }
                 if k < 64 {
                     *mask |= 1 << k;
                 }
@@ -979,16 +1159,19 @@ fn block_data(
         return;
     }
     // AC refinement.
+    let mut out = coefs;
+    let (p1, m1) = (1i16 << al, (-1i16) << al);
     let mut k = ss;
     if *eobrun == 0 {
         while k <= se {
             let rs = bits.decode(ac);
             let (r, s) = ((rs >> 4) as i32, (rs & 15) as u32);
+            let mut new = 0;
             if s != 0 {
                 if s != 1 {
                     bits.warn("Corrupt JPEG data: bad Huffman code");
                 }
-                bits.get(1);
+                new = if bits.get(1) != 0 { p1 } else { m1 };
             } else if r != 15 {
                 *eobrun = 1 << r;
                 if r > 0 {
@@ -997,10 +1180,22 @@ fn block_data(
                 break;
             }
             let (stop, corrections) = refine_walk(*mask, k, se, r);
-            bits.skip_ones(corrections);
+            match out.as_deref_mut() {
+                Some(out) => {
+                    let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
+                    let band = u64::MAX << k;
+                    correct(bits, out, *mask & band & before_stop, p1);
+                }
+                None => bits.skip_ones(corrections),
+            }
             k = stop;
-            if s != 0 && k <= se {
-                *mask |= 1 << k;
+            if s != 0 {
+                if let Some(out) = out.as_deref_mut() {
+                    out[natural(k)] = new;
+                }
+                if k <= se {
+                    *mask |= 1 << k;
+                }
             }
             k += 1;
         }
@@ -1009,9 +1204,51 @@ fn block_data(
         // One correction bit for each coefficient of the band already non-zero.
         if k <= se {
             let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
-            bits.skip_ones((*mask & band).count_ones());
+            match out {
+                Some(out) => correct(bits, out, *mask & band, p1),
+                None => bits.skip_ones((*mask & band).count_ones()),
+            }
         }
         *eobrun -= 1;
+    }
+}
+
+/// The AC codes of a sequential block, values skipped.
+fn skip_ac(bits: &mut Bits<'_>, ac: &Table) {
+    let mut k = 1;
+    while k < 64 {
+        let rs = bits.decode(ac);
+        let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
+        if s != 0 {
+            k += r;
+            bits.get(s);
+        } else if r != 15 {
+            break;
+        } else {
+            k += 15;
+        }
+        k += 1;
+    }
+}
+
+/// A refinement's correction bits, one for each coefficient in `nonzero` (zigzag
+/// positions, in order): a set bit adds `p1` away from zero where that bit is not
+/// already set (libjpeg's `decode_mcu_AC_refine`).
+#[inline(always)]
+fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
+    while nonzero != 0 {
+        let k = nonzero.trailing_zeros() as usize;
+        nonzero &= nonzero - 1;
+        if bits.get(1) != 0 {
+            let c = &mut out[natural(k)];
+            if *c & p1 == 0 {
+                *c = if *c >= 0 {
+                    c.wrapping_add(p1)
+                } else {
+                    c.wrapping_sub(p1)
+                };
+            }
+        }
     }
 }
 
@@ -1019,12 +1256,13 @@ fn block_data(
 mod tests {
     use super::*;
 
-    const FIXTURES: [&str; 5] = [
+    const FIXTURES: [&str; 6] = [
         "vectors/inputs/photo_640x480.jpg",
         "vectors/inputs/progressive_160x120.jpg",
         "jpeg/noninterleaved_420.jpg",
         "jpeg/noninterleaved_440.jpg",
         "jpeg/restart.jpg",
+        "jpeg/progressive_restart.jpg",
     ];
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -1119,6 +1357,54 @@ mod tests {
         assert!(e.message.contains("two SOF"), "{}", e.message);
     }
 
+    /// The walk's coefficients, rendered by jpeg-decoder, give exactly the pixels of
+    /// jpeg-decoder's own decode, for every kind of intact file the fixtures cover
+    /// (baseline, progressive, non-interleaved 4:2:0 and 4:4:0, restart intervals, CMYK
+    /// with Adobe, grey), at full size and shrunk on load.
+    #[cfg(feature = "pure-jpeg")]
+    #[test]
+    fn the_walks_coefficients_are_jpeg_decoders() {
+        let names = FIXTURES.iter().chain(&[
+            "vectors/inputs/colour_cmyk_icc.jpg",
+            "vectors/inputs/card_orient6.jpg",
+            "vectors/inputs/colour_p3.jpg",
+        ]);
+        let watch = Watch::new(&|| Ok(()));
+        let grey = {
+            let mut img = image::GrayImage::new(37, 23);
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                p.0 = [(x * 7 + y * 3) as u8];
+            }
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new(&mut out)
+                .encode_image(&img)
+                .unwrap();
+            out
+        };
+        let mut cases: Vec<(String, Vec<u8>)> =
+            names.map(|n| (n.to_string(), fixture(n))).collect();
+        cases.push(("grey 37x23".into(), grey));
+        for (name, data) in &cases {
+            for scale in [None, Some(4u16)] {
+                let (finding, coefs) = decode(data, &scans(data), &watch).unwrap();
+                assert_eq!(finding, Finding::Clean, "{name}");
+                let coefs = coefs.unwrap_or_else(|| panic!("{name}: no coefficients"));
+                let mut ours = jpeg_decoder::Decoder::new(data.as_slice());
+                let mut theirs = jpeg_decoder::Decoder::new(data.as_slice());
+                if let Some(s) = scale {
+                    ours.read_info().unwrap();
+                    let info = ours.info().unwrap();
+                    let (w, h) = (info.width.div_ceil(s), info.height.div_ceil(s));
+                    assert_eq!(ours.scale(w, h).unwrap(), theirs.scale(w, h).unwrap());
+                }
+                let a = ours.decode_coefficients(coefs).unwrap();
+                let b = theirs.decode().unwrap();
+                assert_eq!(a.len(), b.len(), "{name} {scale:?}");
+                assert!(a == b, "{name} {scale:?}: the pixels differ");
+            }
+        }
+    }
+
     /// Damaged copies of the fixtures: the check must refuse exactly the files the
     /// native door (libjpeg-turbo, fail_on "warning") refuses.
     #[cfg(feature = "mozjpeg")]
@@ -1167,6 +1453,13 @@ mod tests {
                 total += 1;
                 let native_ok = crate::process(&d, &recipe).is_ok();
                 let check_ok = matches!(check(&d, &h.scan_offsets), Ok(Finding::Clean));
+                // The decoding walk (the wasm build's) reads the same bits.
+                let decoded = walk(&d, &h.scan_offsets, Some(&Watch::new(&|| Ok(()))));
+                assert_eq!(
+                    decoded.map(|(f, _)| f).map_err(|e| e.message),
+                    check(&d, &h.scan_offsets).map_err(|e| e.message),
+                    "{name} #{i}: the decoding walk's verdict differs"
+                );
                 if native_ok != check_ok {
                     let native = crate::process(&d, &recipe).err().map(|e| e.message);
                     disagree.push(format!(
