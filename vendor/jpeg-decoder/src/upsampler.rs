@@ -45,8 +45,20 @@ impl Upsampler {
     }
 
     pub fn upsample_and_interleave_row(&self, component_data: &[Vec<u8>], row: usize, output_width: usize, output: &mut [u8], color_convert: fn(&[Vec<u8>], &mut [u8])) {
+        let mut line_buffers = self.line_buffers(component_data.len());
+        self.upsample_and_interleave_row_into(component_data, row, output_width, output, color_convert, &mut line_buffers);
+    }
+
+    // conveyor: the line buffers that `upsample_and_interleave_row_into` takes, made once
+    // per image rather than once per row.
+    pub fn line_buffers(&self, component_count: usize) -> Vec<Vec<u8>> {
+        vec![vec![0u8; self.line_buffer_size]; component_count]
+    }
+
+    // conveyor: `upsample_and_interleave_row` with the caller's line buffers (from
+    // `line_buffers`), which every row overwrites.
+    pub fn upsample_and_interleave_row_into(&self, component_data: &[Vec<u8>], row: usize, output_width: usize, output: &mut [u8], color_convert: fn(&[Vec<u8>], &mut [u8]), line_buffers: &mut [Vec<u8>]) {
         let component_count = component_data.len();
-        let mut line_buffers = vec![vec![0u8; self.line_buffer_size]; component_count];
 
         debug_assert_eq!(component_count, self.components.len());
 
