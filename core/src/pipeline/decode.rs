@@ -602,7 +602,12 @@ fn decode_jpeg(
         &owned
     };
     let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
-    let mut dec = jpeg_decoder::Decoder::new(Input::new(data, watch));
+    let (coefficients, hidden) = match coefficients {
+        Some(c) => (Some(c.components), c.entropy),
+        None => (None, Vec::new()),
+    };
+    let input = || Input::with_hidden(data, &hidden, watch);
+    let mut dec = jpeg_decoder::Decoder::new(input());
     dec.set_max_decoding_buffer_size(max_buffer);
     if shrink > 1 {
         // Shrink-on-load as libjpeg does it natively: the IDCT at 8/shrink, so the
@@ -615,7 +620,7 @@ fn decode_jpeg(
             _ => false,
         };
         if !scaled {
-            dec = jpeg_decoder::Decoder::new(Input::new(data, watch));
+            dec = jpeg_decoder::Decoder::new(input());
             dec.set_max_decoding_buffer_size(max_buffer);
         }
     }

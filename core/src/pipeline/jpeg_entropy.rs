@@ -28,10 +28,16 @@ pub(crate) enum Finding {
     Warning(String),
 }
 
-/// Every component's quantized coefficients: its whole block grid (rows of blocks,
-/// padded to whole MCUs), 64 a block in natural order, as jpeg-decoder's
-/// `decode_coefficients` takes them.
-pub(crate) type Coefficients = Vec<Vec<i16>>;
+/// What the decoding walk hands to jpeg-decoder.
+pub(crate) struct Coefficients {
+    /// Every component's quantized coefficients: its whole block grid (rows of blocks,
+    /// padded to whole MCUs), 64 a block in natural order, as jpeg-decoder's
+    /// `decode_coefficients` takes them.
+    pub components: Vec<Vec<i16>>,
+    /// Every scan's entropy-coded data (from after its header to the marker that ends
+    /// it), in file order: jpeg-decoder need not read it, so its input hides it.
+    pub entropy: Vec<std::ops::Range<usize>>,
+}
 
 /// libjpeg's bit buffer: 64 bits, refilled to at least 57.
 const MIN_GET_BITS: u32 = 57;
@@ -498,6 +504,8 @@ struct State<'a> {
     complete: bool,
     /// Asked between stretches of MCUs while decoding (the job's deadline and cancel).
     watch: Option<&'a Watch<'a>>,
+    /// When decoding: where each scan's entropy-coded data lies.
+    entropy: Vec<std::ops::Range<usize>>,
 }
 
 impl State<'_> {
@@ -560,6 +568,7 @@ fn walk(
         last_dc: [0; 4],
         complete: true,
         watch,
+        entropy: Vec::new(),
     };
     let mut warning: Option<String> = None;
     let mut pos = 2;
@@ -634,6 +643,9 @@ fn walk(
                 if let Some(w) = w {
                     warning.get_or_insert(w);
                 }
+                if st.decoding {
+                    st.entropy.push(pos..end.max(pos));
+                }
                 if scans.len() <= 1 {
                     break;
                 }
@@ -643,7 +655,10 @@ fn walk(
             _ => {}
         }
     }
-    let coefs = (st.decoding && st.complete && frame_seen).then_some(st.coefs);
+    let coefs = (st.decoding && st.complete && frame_seen).then_some(Coefficients {
+        components: st.coefs,
+        entropy: st.entropy,
+    });
     Ok((warning.map_or(Finding::Clean, Finding::Warning), coefs))
 }
 
@@ -1125,41 +1140,65 @@ fn block_data(
     }
     let Some(Some(ac)) = st.ac.get(a) else { return };
     if ah == 0 {
-        // AC first pass.
-        if *eobrun > 0 {
-            *eobrun -= 1;
-            return;
-        }
-        let mut out = coefs;
-        let mut k = ss;
-        while k <= se {
-            let rs = bits.decode(ac);
-            let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
-            if s != 0 {
-                k += r as usize;
-                let v = bits.get(s);
-                if let Some(out) = out.as_deref_mut() {
-                    out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
-                }
-                if k < 64 {
-                    *mask |= 1 << k;
-                }
-            } else if r == 15 {
-                k += 15;
-            } else {
-                *eobrun = 1 << r;
-                if r > 0 {
-                    *eobrun += bits.get(r);
-                }
-                *eobrun -= 1;
-                break;
-            }
-            k += 1;
-        }
+        ac_first(bits, ac, mask, coefs, (ss, se, al), eobrun);
+    } else {
+        ac_refine(bits, ac, mask, coefs, (ss, se, al), eobrun);
+    }
+}
+
+/// A block of a progressive AC first scan (`decode_mcu_AC_first`), with `mask` its
+/// non-zero coefficients and `out` its coefficients when decoding.
+#[inline(always)]
+fn ac_first(
+    bits: &mut Bits<'_>,
+    ac: &Table,
+    mask: &mut u64,
+    mut out: Option<&mut [i16]>,
+    (ss, se, al): (usize, usize, i8),
+    eobrun: &mut u32,
+) {
+    if *eobrun > 0 {
+        *eobrun -= 1;
         return;
     }
-    // AC refinement.
-    let mut out = coefs;
+    let mut k = ss;
+    while k <= se {
+        let rs = bits.decode(ac);
+        let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
+        if s != 0 {
+            k += r as usize;
+            let v = bits.get(s);
+            if let Some(out) = out.as_deref_mut() {
+                out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
+            }
+            if k < 64 {
+                *mask |= 1 << k;
+            }
+        } else if r == 15 {
+            k += 15;
+        } else {
+            *eobrun = 1 << r;
+            if r > 0 {
+                *eobrun += bits.get(r);
+            }
+            *eobrun -= 1;
+            break;
+        }
+        k += 1;
+    }
+}
+
+/// A block of a progressive AC refinement scan (`decode_mcu_AC_refine`), as
+/// [`ac_first`].
+#[inline(always)]
+fn ac_refine(
+    bits: &mut Bits<'_>,
+    ac: &Table,
+    mask: &mut u64,
+    mut out: Option<&mut [i16]>,
+    (ss, se, al): (usize, usize, i8),
+    eobrun: &mut u32,
+) {
     let (p1, m1) = (1i16 << al, (-1i16) << al);
     let mut k = ss;
     if *eobrun == 0 {
@@ -1234,20 +1273,35 @@ fn skip_ac(bits: &mut Bits<'_>, ac: &Table) {
 /// A refinement's correction bits, one for each coefficient in `nonzero` (zigzag
 /// positions, in order): a set bit adds `p1` away from zero where that bit is not
 /// already set (libjpeg's `decode_mcu_AC_refine`).
+///
+/// The bits are taken as [`Bits::skip_ones`] takes them: all that the buffer holds at
+/// once, refilling only when it is empty, as libjpeg's bit-by-bit reads do.
 #[inline(always)]
 fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
-    while nonzero != 0 {
-        let k = nonzero.trailing_zeros() as usize;
-        nonzero &= nonzero - 1;
-        if bits.get(1) != 0 {
-            let c = &mut out[natural(k)];
-            if *c & p1 == 0 {
-                *c = if *c >= 0 {
-                    c.wrapping_add(p1)
-                } else {
-                    c.wrapping_sub(p1)
-                };
+    let mut n = nonzero.count_ones();
+    while n > 0 {
+        if bits.left == 0 {
+            bits.fill(1);
+        }
+        let t = n.min(bits.left);
+        bits.left -= t;
+        n -= t;
+        // The next t correction bits, first one highest.
+        let mut set = (bits.buffer >> bits.left) << (64 - t);
+        for _ in 0..t {
+            let k = nonzero.trailing_zeros() as usize;
+            nonzero &= nonzero - 1;
+            if set & (1 << 63) != 0 {
+                let c = &mut out[natural(k)];
+                if *c & p1 == 0 {
+                    *c = if *c >= 0 {
+                        c.wrapping_add(p1)
+                    } else {
+                        c.wrapping_sub(p1)
+                    };
+                }
             }
+            set <<= 1;
         }
     }
 }
@@ -1389,7 +1443,11 @@ mod tests {
                 let (finding, coefs) = decode(data, &scans(data), &watch).unwrap();
                 assert_eq!(finding, Finding::Clean, "{name}");
                 let coefs = coefs.unwrap_or_else(|| panic!("{name}: no coefficients"));
-                let mut ours = jpeg_decoder::Decoder::new(data.as_slice());
+                // jpeg-decoder reads the file with the scans' data hidden, as in the
+                // pipeline.
+                let hidden = super::super::input::Input::with_hidden(data, &coefs.entropy, &watch);
+                let coefs = coefs.components;
+                let mut ours = jpeg_decoder::Decoder::new(hidden);
                 let mut theirs = jpeg_decoder::Decoder::new(data.as_slice());
                 if let Some(s) = scale {
                     ours.read_info().unwrap();
