@@ -1126,7 +1126,11 @@ fn block_data(
             let Some(Some(dc)) = st.dc.get(d) else { return };
             let s = bits.decode(dc) as u32;
             let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
-            let pred = &mut st.last_dc[ci];
+            // Frames of more than 4 components (which only this check reads; libjpeg
+            // and jpeg-decoder refuse them later) keep no predictor here.
+            let Some(pred) = st.last_dc.get_mut(ci) else {
+                return;
+            };
             *pred = pred.wrapping_add(diff);
             if let Some(out) = coefs {
                 out[0] = pred.wrapping_shl(al as u32) as i16;
@@ -1461,6 +1465,176 @@ mod tests {
                 assert!(a == b, "{name} {scale:?}: the pixels differ");
             }
         }
+    }
+
+    /// A progressive frame of 5 components (the header scan, libjpeg and jpeg-decoder
+    /// all refuse it, so only a direct call gets here) is walked without a panic, in
+    /// both modes.
+    #[test]
+    fn five_progressive_components_do_not_panic() {
+        let mut f = vec![0xFF, 0xD8];
+        // DQT: table 0, all ones.
+        f.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+        f.extend_from_slice(&[1; 64]);
+        // SOF2: 8x8, 5 components, 1x1 sampling, table 0.
+        f.extend_from_slice(&[0xFF, 0xC2, 0, 8 + 3 * 5, 8, 0, 8, 0, 8, 5]);
+        for id in 1..=5 {
+            f.extend_from_slice(&[id, 0x11, 0]);
+        }
+        // DHT: DC table 0, one 1-bit code for symbol 1.
+        f.extend_from_slice(&[0xFF, 0xC4, 0, 20, 0x00, 1]);
+        f.extend_from_slice(&[0; 15]);
+        f.push(1);
+        // SOS: the fifth component alone, DC first, Al 0.
+        f.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 5, 0x00, 0, 0, 0]);
+        f.extend_from_slice(&[0x55; 8]);
+        f.extend_from_slice(&[0xFF, 0xD9]);
+        let scans = [f.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap()];
+        assert!(check(&f, &scans).is_ok());
+        assert!(decode(&f, &scans, &Watch::new(&|| Ok(()))).is_ok());
+    }
+
+    /// Randomly damaged fixtures through the decoding walk and jpeg-decoder's
+    /// `decode_coefficients`, as the wasm build runs them: no panic, whatever the
+    /// damage. A short run in CI; `CONVEYOR_WALK_FUZZ=N` runs N files per fixture.
+    #[cfg(feature = "pure-jpeg")]
+    #[test]
+    fn the_decoding_walk_survives_damage() {
+        let per: usize = std::env::var("CONVEYOR_WALK_FUZZ")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(150);
+        let mut seed: u64 = 0xD1B5_4A32_D192_ED03;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let watch = Watch::new(&|| Ok(()));
+        let mut rendered = 0;
+        for name in FIXTURES {
+            let data = fixture(name);
+            for _ in 0..per {
+                let mut d = data.clone();
+                for _ in 0..1 + rand(6) {
+                    let p = 2 + rand(d.len() - 2);
+                    match rand(3) {
+                        0 => d[p] = rand(256) as u8,
+                        1 => d.insert(p, rand(256) as u8),
+                        _ => {
+                            d.remove(p);
+                        }
+                    }
+                }
+                let Ok(h) = crate::pipeline::jpeg::scan(&d, &crate::Limits::default(), false)
+                else {
+                    continue;
+                };
+                if let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch) {
+                    let input = super::super::input::Input::with_hidden(&d, &c.entropy, &watch);
+                    let mut dec = jpeg_decoder::Decoder::new(input);
+                    if dec.decode_coefficients(c.components).is_ok() {
+                        rendered += 1;
+                    }
+                }
+            }
+        }
+        assert!(rendered > 0, "no damaged file was rendered");
+    }
+
+    /// Damaged files that libjpeg decodes with warnings (what `fail_on: "none"`
+    /// accepts): the walk's coefficients, rendered by jpeg-decoder, give libjpeg's
+    /// pixels (up to the two IDCTs' and upsamplers' rounding), where jpeg-decoder's own
+    /// reading of the damage often does not.
+    #[cfg(all(feature = "pure-jpeg", feature = "mozjpeg"))]
+    #[test]
+    fn damaged_files_decode_to_libjpegs_pixels() {
+        use super::super::input::Input;
+        let psnr = |a: &[u8], b: &[u8]| {
+            let se: f64 = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+                .sum();
+            let mse = se / a.len().max(1) as f64;
+            if mse == 0.0 {
+                99.0
+            } else {
+                10.0 * (255.0f64 * 255.0 / mse).log10()
+            }
+        };
+        let mut seed: u64 = 0x2F69_3A1B_77C4_0E5D;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let watch = Watch::new(&|| Ok(()));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for name in FIXTURES {
+            let data = fixture(name);
+            let sos = data.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+            for _ in 0..120 {
+                let mut d = data.clone();
+                for _ in 0..1 + rand(3) {
+                    let p = sos + 16 + rand(data.len() - sos - 20);
+                    d[p] = rand(256) as u8;
+                }
+                let Ok(h) = crate::pipeline::jpeg::scan(&d, &crate::Limits::default(), false)
+                else {
+                    continue;
+                };
+                let Ok(native) =
+                    super::super::libjpeg::decode(Input::new(&d, &watch), &watch, 1, h.adobe, None)
+                else {
+                    continue;
+                };
+                if native.warning.is_none() {
+                    continue; // undamaged where it counts
+                }
+                let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch) else {
+                    continue;
+                };
+                let input = Input::with_hidden(&d, &c.entropy, &watch);
+                let Ok(walk) = jpeg_decoder::Decoder::new(input).decode_coefficients(c.components)
+                else {
+                    continue;
+                };
+                let own = jpeg_decoder::Decoder::new(d.as_slice()).decode();
+                let want = &native.pixels.buf;
+                if walk.len() == want.len() {
+                    ours.push(psnr(&walk, want));
+                    theirs.push(own.map_or(0.0, |o| {
+                        if o.len() == want.len() {
+                            psnr(&o, want)
+                        } else {
+                            0.0
+                        }
+                    }));
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let n = ours.len();
+        assert!(n >= 50, "only {n} damaged files decoded with warnings");
+        let (m_ours, m_theirs) = (median(&mut ours), median(&mut theirs));
+        eprintln!(
+            "{n} damaged files: PSNR against libjpeg, walk median {m_ours:.1} dB (min {:.1}, \
+             {} under 40 dB), jpeg-decoder alone median {m_theirs:.1} dB ({} under 40 dB)",
+            ours[0],
+            ours.iter().filter(|&&p| p < 40.0).count(),
+            theirs.iter().filter(|&&p| p < 40.0).count(),
+        );
+        assert!(m_ours >= 40.0, "walk median {m_ours:.1} dB");
+        assert!(
+            m_ours > m_theirs,
+            "walk {m_ours:.1} dB, jpeg-decoder {m_theirs:.1} dB"
+        );
     }
 
     /// Damaged copies of the fixtures: the check must refuse exactly the files the
