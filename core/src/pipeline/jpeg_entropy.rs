@@ -245,7 +245,15 @@ impl<'a> Bits<'a> {
     /// only when the buffer is empty (so the bytes pulled in, and what a later restart
     /// counts as extraneous, are the same).
     #[inline(always)]
-    fn skip_ones(&mut self, mut n: u32) {
+    fn skip_ones(&mut self, n: u32) {
+        self.ones(n, |_, _| {});
+    }
+
+    /// `n` single bits read as [`skip_ones`](Self::skip_ones) reads them, handed to
+    /// `each` in runs: the run's bits at the top of a word (first bit highest), and
+    /// their count.
+    #[inline(always)]
+    fn ones(&mut self, mut n: u32, mut each: impl FnMut(u64, u32)) {
         while n > 0 {
             if self.left == 0 {
                 self.fill(1);
@@ -253,6 +261,7 @@ impl<'a> Bits<'a> {
             let t = n.min(self.left);
             self.left -= t;
             n -= t;
+            each((self.buffer >> self.left) << (64 - t), t);
         }
     }
 
@@ -364,46 +373,88 @@ impl<'a> Bits<'a> {
     /// coefficients go there (natural order) and `dc` is the component's DC predictor.
     #[inline(always)]
     fn fast_block(&mut self, dc: &Table, ac: &Table, out: Option<(&mut [i16], &mut i32)>) -> bool {
-        let mut hit = false;
-        let s = self.fast_decode(dc, &mut hit) as u32;
-        let mut diff = 0;
-        if s != 0 {
-            self.fast_fill(&mut hit);
-            diff = self.fast_value(s);
-        }
-        let Some((block, pred)) = out else {
-            self.fast_ac(ac, &mut hit, None);
-            return !hit;
+        let mut fast = Fast {
+            bits: self,
+            hit: false,
         };
+        sequential_block(&mut fast, dc, ac, out);
+        !fast.hit
+    }
+}
+
+/// How a sequential block's codes and values are read: libjpeg's slow path
+/// ([`Slow`]) or its fast one ([`Fast`]).
+trait Codes {
+    /// The next Huffman symbol.
+    fn symbol(&mut self, t: &Table) -> u8;
+    /// The `s`-bit value that follows a symbol, extended to its sign.
+    fn value(&mut self, s: u32) -> i32;
+}
+
+/// libjpeg's `decode_mcu_slow`: every read checks the buffer, a marker is met in order.
+struct Slow<'b, 'a>(&'b mut Bits<'a>);
+
+impl Codes for Slow<'_, '_> {
+    #[inline(always)]
+    fn symbol(&mut self, t: &Table) -> u8 {
+        self.0.decode(t)
+    }
+    #[inline(always)]
+    fn value(&mut self, s: u32) -> i32 {
+        extend(self.0.get(s.min(16)) as i32, s.min(16))
+    }
+}
+
+/// libjpeg's `decode_mcu_fast`: bulk refills; a marker met is only noted (`hit`).
+struct Fast<'b, 'a> {
+    bits: &'b mut Bits<'a>,
+    hit: bool,
+}
+
+impl Codes for Fast<'_, '_> {
+    #[inline(always)]
+    fn symbol(&mut self, t: &Table) -> u8 {
+        self.bits.fast_decode(t, &mut self.hit)
+    }
+    #[inline(always)]
+    fn value(&mut self, s: u32) -> i32 {
+        self.bits.fast_fill(&mut self.hit);
+        self.bits.fast_value(s)
+    }
+}
+
+/// One sequential block: its DC difference and AC codes; with `out`, its coefficients
+/// (natural order) as libjpeg stores them, and the DC predictor updated.
+#[inline(always)]
+fn sequential_block<C: Codes>(
+    codes: &mut C,
+    dc: &Table,
+    ac: &Table,
+    out: Option<(&mut [i16], &mut i32)>,
+) {
+    let s = codes.symbol(dc) as u32;
+    let diff = if s != 0 { codes.value(s) } else { 0 };
+    let mut block = out.map(|(block, pred)| {
         *pred = pred.wrapping_add(diff);
         block[0] = *pred as i16;
-        self.fast_ac(ac, &mut hit, Some(block));
-        !hit
-    }
-
-    /// The AC part of [`fast_block`](Self::fast_block).
-    #[inline(always)]
-    fn fast_ac(&mut self, ac: &Table, hit: &mut bool, mut block: Option<&mut [i16]>) {
-        let mut k = 1;
-        while k < 64 {
-            let rs = self.fast_decode(ac, hit);
-            let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
-            if s != 0 {
-                k += r;
-                self.fast_fill(hit);
-                if let Some(block) = block.as_deref_mut() {
-                    let v = self.fast_value(s);
-                    block[natural(k)] = v as i16;
-                } else {
-                    self.left -= s.min(self.left);
-                }
-            } else if r != 15 {
-                break;
-            } else {
-                k += 15;
+        block
+    });
+    let mut k = 1;
+    while k < 64 {
+        let rs = codes.symbol(ac);
+        let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
+        if s != 0 {
+            k += r;
+            let v = codes.value(s);
+            if let Some(block) = block.as_deref_mut() {
+                block[natural(k)] = v as i16;
             }
-            k += 1;
+        } else if r != 15 {
+            break;
+        } else {
+            k += 15;
         }
+        k += 1;
     }
 }
 
@@ -1094,29 +1145,8 @@ fn block_data(
         let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
             return;
         };
-        let s = bits.decode(dc) as u32;
-        let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
-        let Some(out) = coefs else {
-            skip_ac(bits, ac);
-            return;
-        };
-        let pred = &mut st.last_dc[ci];
-        *pred = pred.wrapping_add(diff);
-        out[0] = *pred as i16;
-        let mut k = 1;
-        while k < 64 {
-            let rs = bits.decode(ac);
-            let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
-            if s != 0 {
-                k += r;
-                out[natural(k)] = extend(bits.get(s) as i32, s) as i16;
-            } else if r != 15 {
-                break;
-            } else {
-                k += 15;
-            }
-            k += 1;
-        }
+        let out = coefs.and_then(|block| st.last_dc.get_mut(ci).map(|pred| (block, pred)));
+        sequential_block(&mut Slow(bits), dc, ac, out);
         return;
     }
     let mask = st.nonzero[ci].get_mut(block);
@@ -1144,65 +1174,41 @@ fn block_data(
     }
     let Some(Some(ac)) = st.ac.get(a) else { return };
     if ah == 0 {
-        ac_first(bits, ac, mask, coefs, (ss, se, al), eobrun);
-    } else {
-        ac_refine(bits, ac, mask, coefs, (ss, se, al), eobrun);
-    }
-}
-
-/// A block of a progressive AC first scan (`decode_mcu_AC_first`), with `mask` its
-/// non-zero coefficients and `out` its coefficients when decoding.
-#[inline(always)]
-fn ac_first(
-    bits: &mut Bits<'_>,
-    ac: &Table,
-    mask: &mut u64,
-    mut out: Option<&mut [i16]>,
-    (ss, se, al): (usize, usize, i8),
-    eobrun: &mut u32,
-) {
-    if *eobrun > 0 {
-        *eobrun -= 1;
+        // AC first pass (`decode_mcu_AC_first`).
+        if *eobrun > 0 {
+            *eobrun -= 1;
+            return;
+        }
+        let mut out = coefs;
+        let mut k = ss;
+        while k <= se {
+            let rs = bits.decode(ac);
+            let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
+            if s != 0 {
+                k += r as usize;
+                let v = bits.get(s);
+                if let Some(out) = out.as_deref_mut() {
+                    out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
+                }
+                if k < 64 {
+                    *mask |= 1 << k;
+                }
+            } else if r == 15 {
+                k += 15;
+            } else {
+                *eobrun = 1 << r;
+                if r > 0 {
+                    *eobrun += bits.get(r);
+                }
+                *eobrun -= 1;
+                break;
+            }
+            k += 1;
+        }
         return;
     }
-    let mut k = ss;
-    while k <= se {
-        let rs = bits.decode(ac);
-        let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
-        if s != 0 {
-            k += r as usize;
-            let v = bits.get(s);
-            if let Some(out) = out.as_deref_mut() {
-                out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
-            }
-            if k < 64 {
-                *mask |= 1 << k;
-            }
-        } else if r == 15 {
-            k += 15;
-        } else {
-            *eobrun = 1 << r;
-            if r > 0 {
-                *eobrun += bits.get(r);
-            }
-            *eobrun -= 1;
-            break;
-        }
-        k += 1;
-    }
-}
-
-/// A block of a progressive AC refinement scan (`decode_mcu_AC_refine`), as
-/// [`ac_first`].
-#[inline(always)]
-fn ac_refine(
-    bits: &mut Bits<'_>,
-    ac: &Table,
-    mask: &mut u64,
-    mut out: Option<&mut [i16]>,
-    (ss, se, al): (usize, usize, i8),
-    eobrun: &mut u32,
-) {
+    // AC refinement (`decode_mcu_AC_refine`).
+    let mut out = coefs;
     let (p1, m1) = (1i16 << al, (-1i16) << al);
     let mut k = ss;
     if *eobrun == 0 {
@@ -1256,24 +1262,6 @@ fn ac_refine(
     }
 }
 
-/// The AC codes of a sequential block, values skipped.
-fn skip_ac(bits: &mut Bits<'_>, ac: &Table) {
-    let mut k = 1;
-    while k < 64 {
-        let rs = bits.decode(ac);
-        let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
-        if s != 0 {
-            k += r;
-            bits.get(s);
-        } else if r != 15 {
-            break;
-        } else {
-            k += 15;
-        }
-        k += 1;
-    }
-}
-
 /// A refinement's correction bits, one for each coefficient in `nonzero` (zigzag
 /// positions, in order): a set bit adds `p1` away from zero where that bit is not
 /// already set (libjpeg's `decode_mcu_AC_refine`).
@@ -1282,16 +1270,7 @@ fn skip_ac(bits: &mut Bits<'_>, ac: &Table) {
 /// once, refilling only when it is empty, as libjpeg's bit-by-bit reads do.
 #[inline(always)]
 fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
-    let mut n = nonzero.count_ones();
-    while n > 0 {
-        if bits.left == 0 {
-            bits.fill(1);
-        }
-        let t = n.min(bits.left);
-        bits.left -= t;
-        n -= t;
-        // The next t correction bits, first one highest.
-        let mut set = (bits.buffer >> bits.left) << (64 - t);
+    bits.ones(nonzero.count_ones(), |mut set, t| {
         for _ in 0..t {
             let k = nonzero.trailing_zeros() as usize;
             nonzero &= nonzero - 1;
@@ -1307,7 +1286,7 @@ fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
             }
             set <<= 1;
         }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -1326,6 +1305,16 @@ mod tests {
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A xorshift generator of numbers below `n` (0 for `n` = 0), from `seed`.
+    fn rng(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        }
     }
 
     fn scans(data: &[u8]) -> Vec<usize> {
@@ -1504,13 +1493,7 @@ mod tests {
             .ok()
             .and_then(|n| n.parse().ok())
             .unwrap_or(150);
-        let mut seed: u64 = 0xD1B5_4A32_D192_ED03;
-        let mut rand = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n.max(1) as u64) as usize
-        };
+        let mut rand = rng(0xD1B5_4A32_D192_ED03);
         let watch = Watch::new(&|| Ok(()));
         let mut rendered = 0;
         for name in FIXTURES {
@@ -1564,13 +1547,7 @@ mod tests {
                 10.0 * (255.0f64 * 255.0 / mse).log10()
             }
         };
-        let mut seed: u64 = 0x2F69_3A1B_77C4_0E5D;
-        let mut rand = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n.max(1) as u64) as usize
-        };
+        let mut rand = rng(0x2F69_3A1B_77C4_0E5D);
         let watch = Watch::new(&|| Ok(()));
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for name in FIXTURES {
@@ -1644,13 +1621,7 @@ mod tests {
     fn agrees_with_libjpeg_on_damaged_files() {
         use crate::{OutputFormat, OutputSpec, Recipe};
         let recipe = Recipe::new(vec![OutputSpec::new("o", OutputFormat::Png).size(16, 16)]);
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rand = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n.max(1) as u64) as usize
-        };
+        let mut rand = rng(0x9E37_79B9_7F4A_7C15);
         let (mut total, mut disagree) = (0, Vec::new());
         for name in FIXTURES {
             let data = fixture(name);
