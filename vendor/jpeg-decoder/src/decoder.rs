@@ -735,16 +735,20 @@ impl<R: Read> Decoder<R> {
                     * usize::from(component.vertical_sampling_factor)
                     * 64;
 
+                // conveyor: the component's coefficients are taken, and freed once its
+                // rows are sent, so they are not held beside every plane and the image.
+                let coefficients = mem::take(&mut self.coefficients[i]);
                 let mut tasks = (0..frame.mcu_size.height).map(|mcu_y| {
                     let offset = usize::from(mcu_y) * coefficients_per_mcu_row;
                     let row_coefficients =
-                        self.coefficients[i][offset..offset + coefficients_per_mcu_row].to_vec();
+                        coefficients[offset..offset + coefficients_per_mcu_row].to_vec();
                     (i, row_coefficients)
                 });
 
                 // FIXME: additional potential work stealing opportunities for rayon case if we
                 // also internally can parallelize over components.
                 worker.append_rows(&mut tasks)?;
+                drop(coefficients);
                 planes[i] = worker.get_result(i)?;
             }
         }
