@@ -32,3 +32,6 @@ cjpeg -restart 1 -quality 85 /tmp/conveyor-colours.ppm > restart.jpg
 # refinement scans), 4:2:0, with restart markers every MCU row, for the entropy walk's
 # coefficient decoding.
 cjpeg -progressive -sample 2x2 -restart 1 -quality 85 /tmp/conveyor-colours.ppm > progressive_restart.jpg
+# The same script without restart markers, 4:2:2 (DC and AC refinement in the walk's
+# plain loop, and in jpeg-decoder's own progressive path).
+cjpeg -progressive -sample 2x1 -quality 85 /tmp/conveyor-colours.ppm > progressive_422.jpg

@@ -1293,13 +1293,14 @@ fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
 mod tests {
     use super::*;
 
-    const FIXTURES: [&str; 6] = [
+    const FIXTURES: [&str; 7] = [
         "vectors/inputs/photo_640x480.jpg",
         "vectors/inputs/progressive_160x120.jpg",
         "jpeg/noninterleaved_420.jpg",
         "jpeg/noninterleaved_440.jpg",
         "jpeg/restart.jpg",
         "jpeg/progressive_restart.jpg",
+        "jpeg/progressive_422.jpg",
     ];
 
     fn fixture(name: &str) -> Vec<u8> {
