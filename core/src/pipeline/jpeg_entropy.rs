@@ -29,6 +29,7 @@ pub(crate) enum Finding {
 }
 
 /// What the decoding walk hands to jpeg-decoder.
+#[cfg_attr(any(feature = "mozjpeg", not(feature = "pure-jpeg")), allow(dead_code))]
 pub(crate) struct Coefficients {
     /// Every component's quantized coefficients: its whole block grid (rows of blocks,
     /// padded to whole MCUs), 64 a block in natural order, as jpeg-decoder's
