@@ -580,8 +580,12 @@ fn decode_jpeg(
         ));
     }
     // One Huffman pass gives libjpeg's verdict and, where it can, the coefficients;
-    // jpeg-decoder then only does the IDCT, upsampling and colour.
-    let (finding, coefficients) = decode(data, &h.scan_offsets, watch)?;
+    // jpeg-decoder then only does the IDCT, upsampling and colour. Shrinking on load,
+    // the walk keeps only the corner of each block that the scaled IDCT reads (a
+    // quarter of the memory and memory traffic at 1/2).
+    let want = (shrink > 1).then(|| (h.width.div_ceil(shrink), h.height.div_ceil(shrink)));
+    let side = want.map_or(8, |want| idct_side((h.width, h.height), want));
+    let (finding, coefficients) = decode(data, &h.scan_offsets, watch, side)?;
     if let Finding::Warning(w) = finding {
         if fail_on >= FailOn::Warning {
             return Err(jpeg_warning(&w, fail_on));
@@ -602,31 +606,46 @@ fn decode_jpeg(
         &owned
     };
     let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
-    let (coefficients, hidden) = match coefficients {
-        Some(c) => (Some(c.components), c.entropy),
-        None => (None, Vec::new()),
-    };
-    let input = || Input::with_hidden(data, &hidden, watch);
-    let mut dec = jpeg_decoder::Decoder::new(input());
-    dec.set_max_decoding_buffer_size(max_buffer);
-    if shrink > 1 {
-        // Shrink-on-load as libjpeg does it natively: the IDCT at 8/shrink, so the
-        // pixels are ceil(size / shrink). jpeg-decoder picks the scale from a requested
-        // size; a header it cannot read, or a scale other than the asked one (tiny
-        // images), decodes at full size, as before.
-        let want = (h.width.div_ceil(shrink), h.height.div_ceil(shrink));
-        let scaled = match (u16::try_from(want.0), u16::try_from(want.1)) {
-            (Ok(w), Ok(hh)) => dec.scale(w, hh).ok() == Some((w, hh)),
-            _ => false,
-        };
-        if !scaled {
-            dec = jpeg_decoder::Decoder::new(input());
-            dec.set_max_decoding_buffer_size(max_buffer);
+    // jpeg-decoder reads the file with the walked scans' data hidden (it need not read
+    // it), shrinking on load as libjpeg does natively: the IDCT at 8/shrink, so the
+    // pixels are ceil(size / shrink). It picks the scale from a requested size; a
+    // header it cannot read, or a scale other than the asked one (tiny images),
+    // decodes at full size, as before.
+    let decoder = |hidden: &[std::ops::Range<usize>]| {
+        let input = || Input::with_hidden(data, hidden, watch);
+        let mut dec = jpeg_decoder::Decoder::new(input());
+        dec.set_max_decoding_buffer_size(max_buffer);
+        if let Some(want) = want {
+            let scaled = match (u16::try_from(want.0), u16::try_from(want.1)) {
+                (Ok(w), Ok(hh)) => dec.scale(w, hh).ok() == Some((w, hh)),
+                _ => false,
+            };
+            if !scaled {
+                dec = jpeg_decoder::Decoder::new(input());
+                dec.set_max_decoding_buffer_size(max_buffer);
+            }
         }
-    }
-    let decoded = match coefficients {
-        Some(coefficients) => dec.decode_coefficients(coefficients),
-        None => dec.decode(),
+        dec
+    };
+    // Coefficients kept for another IDCT size than the decoder's (a header it reads
+    // otherwise than ours) are not used: it then decodes the file itself.
+    let (dec, decoded) = match coefficients {
+        Some(c) => {
+            let mut dec = decoder(&c.entropy);
+            if c.side == 8 || dec.dct_scale() == Some(c.side) {
+                let decoded = dec.decode_coefficients(c.components, c.side);
+                (dec, decoded)
+            } else {
+                let mut dec = decoder(&[]);
+                let decoded = dec.decode();
+                (dec, decoded)
+            }
+        }
+        None => {
+            let mut dec = decoder(&[]);
+            let decoded = dec.decode();
+            (dec, decoded)
+        }
     };
     if let Some(stop) = watch.stopped() {
         return Err(stop);
@@ -670,6 +689,23 @@ fn decode_jpeg(
         layout,
         buf,
     })
+}
+
+/// The IDCT size (8, 4, 2 or 1) jpeg-decoder decodes a `full`-sized frame at when asked
+/// for `want` (its `choose_idct_size`: the smallest scale reaching `want` in either
+/// direction), or 8 where that scale does not give exactly `want` (the caller then
+/// decodes at full size).
+#[cfg(all(not(feature = "mozjpeg"), feature = "pure-jpeg"))]
+fn idct_side(full: (u32, u32), want: (u32, u32)) -> usize {
+    let scaled = |len: u32, s: u64| ((len as u64 * s).saturating_sub(1) / 8 + 1) as u32;
+    let fits = u16::try_from(want.0).is_ok() && u16::try_from(want.1).is_ok();
+    for s in [1, 2, 4] {
+        if scaled(full.0, s) >= want.0 || scaled(full.1, s) >= want.1 {
+            let exact = (scaled(full.0, s), scaled(full.1, s)) == want;
+            return if exact && fits { s as usize } else { 8 };
+        }
+    }
+    8
 }
 
 /// Without libjpeg or jpeg-decoder: the `image` crate's decoder (zune-jpeg), after the

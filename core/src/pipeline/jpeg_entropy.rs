@@ -32,9 +32,12 @@ pub(crate) enum Finding {
 #[cfg_attr(any(feature = "mozjpeg", not(feature = "pure-jpeg")), allow(dead_code))]
 pub(crate) struct Coefficients {
     /// Every component's quantized coefficients: its whole block grid (rows of blocks,
-    /// padded to whole MCUs), 64 a block in natural order, as jpeg-decoder's
-    /// `decode_coefficients` takes them.
+    /// padded to whole MCUs), `side` x `side` a block (the top left corner of the
+    /// block in natural order, row by row), as jpeg-decoder's `decode_coefficients`
+    /// takes them.
     pub components: Vec<Vec<i16>>,
+    /// The side of each block's kept corner: 8 (all 64), or the scaled IDCT's size.
+    pub side: usize,
     /// Every scan's entropy-coded data (from after its header to the marker that ends
     /// it), in file order: jpeg-decoder need not read it, so its input hides it.
     pub entropy: Vec<std::ops::Range<usize>>,
@@ -373,12 +376,18 @@ impl<'a> Bits<'a> {
     /// then decodes the whole MCU again on the slow path). With `out`, the block's
     /// coefficients go there (natural order) and `dc` is the component's DC predictor.
     #[inline(always)]
-    fn fast_block(&mut self, dc: &Table, ac: &Table, out: Option<(&mut [i16], &mut i32)>) -> bool {
+    fn fast_block(
+        &mut self,
+        dc: &Table,
+        ac: &Table,
+        out: Option<(&mut [i16], &mut i32)>,
+        slots: &Slots,
+    ) -> bool {
         let mut fast = Fast {
             bits: self,
             hit: false,
         };
-        sequential_block(&mut fast, dc, ac, out);
+        sequential_block(&mut fast, dc, ac, out, slots);
         !fast.hit
     }
 }
@@ -432,6 +441,7 @@ fn sequential_block<C: Codes>(
     dc: &Table,
     ac: &Table,
     out: Option<(&mut [i16], &mut i32)>,
+    slots: &Slots,
 ) {
     let s = codes.symbol(dc) as u32;
     let diff = if s != 0 { codes.value(s) } else { 0 };
@@ -447,8 +457,8 @@ fn sequential_block<C: Codes>(
         if s != 0 {
             k += r;
             let v = codes.value(s);
-            if let Some(block) = block.as_deref_mut() {
-                block[natural(k)] = v as i16;
+            if let Some(c) = block.as_deref_mut().and_then(|b| b.get_mut(slots.of(k))) {
+                *c = v as i16;
             }
         } else if r != 15 {
             break;
@@ -468,6 +478,40 @@ fn extend(r: i32, s: u32) -> i32 {
         r + (-1 << s) + 1
     } else {
         r
+    }
+}
+
+/// Where a block's coefficients are kept in the walk's output: the position of zigzag
+/// index `k` in a block of `side` x `side` (the corner the scaled IDCT reads, row by
+/// row; all 64 in natural order when `side` is 8), or past the block when not kept.
+#[derive(Clone, Copy)]
+struct Slots {
+    at: [u8; 64],
+    per_block: usize,
+}
+
+impl Slots {
+    fn new(side: usize) -> Slots {
+        let side = side.clamp(1, 8);
+        let mut at = [u8::MAX; 64];
+        for (k, slot) in at.iter_mut().enumerate() {
+            let n = natural(k);
+            let (row, col) = (n / 8, n % 8);
+            if row < side && col < side {
+                *slot = (row * side + col) as u8;
+            }
+        }
+        Slots {
+            at,
+            per_block: side * side,
+        }
+    }
+
+    /// The slot of zigzag index `k` (past 63, where damaged data can take it, that of
+    /// 63, as [`natural`] maps it); past the block when not kept.
+    #[inline(always)]
+    fn of(&self, k: usize) -> usize {
+        self.at.get(k).map_or(self.at[63], |&s| s) as usize
     }
 }
 
@@ -546,9 +590,12 @@ struct State<'a> {
     discarded: usize,
     /// Whether the walk also decodes the coefficients (see [`decode`]).
     decoding: bool,
-    /// When decoding: per component, its whole block grid (`grid_w` x `grid_h` blocks of
-    /// 64 coefficients in natural order), as libjpeg's coefficient buffer holds them.
+    /// When decoding: per component, its whole block grid (`grid_w` x `grid_h` blocks),
+    /// as libjpeg's coefficient buffer holds it but with only the coefficients `slots`
+    /// keeps.
     coefs: Vec<Vec<i16>>,
+    /// Where a block's coefficients are kept in `coefs`.
+    slots: Slots,
     /// The DC predictors of the components (libjpeg's `last_dc_val`).
     last_dc: [i32; 4],
     /// False once a scan was not decoded (skipped, or given up at a lost restart
@@ -578,7 +625,7 @@ impl State<'_> {
 /// several scans is read to EOI before the first row comes out.
 #[cfg_attr(all(feature = "pure-jpeg", not(feature = "mozjpeg")), allow(dead_code))]
 pub(crate) fn check(data: &[u8], scans: &[usize]) -> Result<Finding, Error> {
-    walk(data, scans, None).map(|(finding, _)| finding)
+    walk(data, scans, None, 8).map(|(finding, _)| finding)
 }
 
 /// The check and, in the same pass, the decode of every block's coefficients as libjpeg
@@ -593,14 +640,16 @@ pub(crate) fn decode(
     data: &[u8],
     scans: &[usize],
     watch: &Watch<'_>,
+    side: usize,
 ) -> Result<(Finding, Option<Coefficients>), Error> {
-    walk(data, scans, Some(watch))
+    walk(data, scans, Some(watch), side)
 }
 
 fn walk(
     data: &[u8],
     scans: &[usize],
     watch: Option<&Watch<'_>>,
+    side: usize,
 ) -> Result<(Finding, Option<Coefficients>), Error> {
     let mut st = State {
         components: Vec::new(),
@@ -617,6 +666,7 @@ fn walk(
         discarded: 0,
         decoding: false,
         coefs: Vec::new(),
+        slots: Slots::new(side),
         last_dc: [0; 4],
         complete: true,
         watch,
@@ -709,6 +759,7 @@ fn walk(
     }
     let coefs = (st.decoding && st.complete && frame_seen).then_some(Coefficients {
         components: st.coefs,
+        side: (st.slots.per_block as f64).sqrt() as usize,
         entropy: st.entropy,
     });
     Ok((warning.map_or(Finding::Clean, Finding::Warning), coefs))
@@ -783,7 +834,7 @@ fn frame(st: &mut State<'_>, seg: &[u8]) -> Result<(), Error> {
         st.coefs = comps
             .iter()
             .map(|c| {
-                let n = c.grid_w as usize * c.grid_h as usize * 64;
+                let n = c.grid_w as usize * c.grid_h as usize * st.slots.per_block;
                 let mut coefs = Vec::new();
                 coefs
                     .try_reserve_exact(n)
@@ -1055,6 +1106,8 @@ fn scan(
             // The fast path changes only these (and the blocks, which the slow path then
             // writes again, as libjpeg's do); a marker met puts them back.
             let saved = (bits.pos, bits.buffer, bits.left, st.last_dc);
+            let slots = &st.slots;
+            let per_block = slots.per_block;
             let ok = fast_tables.as_ref().is_some_and(|t| {
                 t.iter().all(|(ci, dc, ac)| {
                     let c = st.components[*ci];
@@ -1062,14 +1115,14 @@ fn scan(
                     (0..vb).all(|by| {
                         (0..hb).all(|bx| {
                             let out = if st.decoding {
-                                let b = block_at(&c, mx, my, bx, by) * 64;
+                                let b = block_at(&c, mx, my, bx, by) * per_block;
                                 st.coefs[*ci]
-                                    .get_mut(b..b + 64)
+                                    .get_mut(b..b + per_block)
                                     .map(|block| (block, &mut st.last_dc[*ci]))
                             } else {
                                 None
                             };
-                            bits.fast_block(dc, ac, out)
+                            bits.fast_block(dc, ac, out, slots)
                         })
                     })
                 })
@@ -1135,10 +1188,12 @@ fn block_data(
     (ss, se, ah, al): (usize, usize, i8, i8),
     eobrun: &mut u32,
 ) {
+    let slots = &st.slots;
     let coefs = if st.decoding {
+        let n = slots.per_block;
         st.coefs
             .get_mut(ci)
-            .and_then(|c| c.get_mut(block * 64..block * 64 + 64))
+            .and_then(|c| c.get_mut(block * n..block * n + n))
     } else {
         None
     };
@@ -1147,7 +1202,7 @@ fn block_data(
             return;
         };
         let out = coefs.and_then(|block| st.last_dc.get_mut(ci).map(|pred| (block, pred)));
-        sequential_block(&mut Slow(bits), dc, ac, out);
+        sequential_block(&mut Slow(bits), dc, ac, out, slots);
         return;
     }
     let mask = st.nonzero[ci].get_mut(block);
@@ -1188,8 +1243,8 @@ fn block_data(
             if s != 0 {
                 k += r as usize;
                 let v = bits.get(s);
-                if let Some(out) = out.as_deref_mut() {
-                    out[natural(k)] = extend(v as i32, s).wrapping_shl(al as u32) as i16;
+                if let Some(c) = out.as_deref_mut().and_then(|o| o.get_mut(slots.of(k))) {
+                    *c = extend(v as i32, s).wrapping_shl(al as u32) as i16;
                 }
                 if k < 64 {
                     *mask |= 1 << k;
@@ -1234,14 +1289,14 @@ fn block_data(
                 Some(out) => {
                     let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
                     let band = u64::MAX << k;
-                    correct(bits, out, *mask & band & before_stop, p1);
+                    correct(bits, out, *mask & band & before_stop, p1, slots);
                 }
                 None => bits.skip_ones(corrections),
             }
             k = stop;
             if s != 0 {
-                if let Some(out) = out.as_deref_mut() {
-                    out[natural(k)] = new;
+                if let Some(c) = out.as_deref_mut().and_then(|o| o.get_mut(slots.of(k))) {
+                    *c = new;
                 }
                 if k <= se {
                     *mask |= 1 << k;
@@ -1255,7 +1310,7 @@ fn block_data(
         if k <= se {
             let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
             match out {
-                Some(out) => correct(bits, out, *mask & band, p1),
+                Some(out) => correct(bits, out, *mask & band, p1, slots),
                 None => bits.skip_ones((*mask & band).count_ones()),
             }
         }
@@ -1270,20 +1325,17 @@ fn block_data(
 /// The bits are taken as [`Bits::skip_ones`] takes them: all that the buffer holds at
 /// once, refilling only when it is empty, as libjpeg's bit-by-bit reads do.
 #[inline(always)]
-fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16) {
+fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16, slots: &Slots) {
     bits.ones(nonzero.count_ones(), |mut set, t| {
         for _ in 0..t {
             let k = nonzero.trailing_zeros() as usize;
             nonzero &= nonzero - 1;
-            if set & (1 << 63) != 0 {
-                let c = &mut out[natural(k)];
-                if *c & p1 == 0 {
-                    *c = if *c >= 0 {
-                        c.wrapping_add(p1)
-                    } else {
-                        c.wrapping_sub(p1)
-                    };
-                }
+            // Without branches (the bits are random): add `p1` away from zero when the
+            // bit is set and `p1` is not yet.
+            if let Some(c) = out.get_mut(slots.of(k)) {
+                let apply = ((set >> 63) as i16) & ((*c & p1 == 0) as i16);
+                let sign = *c >> 15;
+                *c = c.wrapping_add(((p1 ^ sign).wrapping_sub(sign)) & apply.wrapping_neg());
             }
             set <<= 1;
         }
@@ -1434,14 +1486,22 @@ mod tests {
             names.map(|n| (n.to_string(), fixture(n))).collect();
         cases.push(("grey 37x23".into(), grey));
         for (name, data) in &cases {
-            for scale in [None, Some(4u16)] {
-                let (finding, coefs) = decode(data, &scans(data), &watch).unwrap();
+            // Shrinking on load by 1/2, 1/4 and 1/8, the walk keeps only the corner of
+            // each block that the scaled IDCT reads: both ways, the same pixels.
+            for (scale, side) in [
+                (None, 8),
+                (Some(4u16), 8),
+                (Some(2), 4),
+                (Some(4), 2),
+                (Some(8), 1),
+            ] {
+                let (finding, coefs) = decode(data, &scans(data), &watch, side).unwrap();
                 assert_eq!(finding, Finding::Clean, "{name}");
                 let coefs = coefs.unwrap_or_else(|| panic!("{name}: no coefficients"));
+                assert_eq!(coefs.side, side);
                 // jpeg-decoder reads the file with the scans' data hidden, as in the
                 // pipeline.
                 let hidden = super::super::input::Input::with_hidden(data, &coefs.entropy, &watch);
-                let coefs = coefs.components;
                 let mut ours = jpeg_decoder::Decoder::new(hidden);
                 let mut theirs = jpeg_decoder::Decoder::new(data.as_slice());
                 if let Some(s) = scale {
@@ -1450,10 +1510,24 @@ mod tests {
                     let (w, h) = (info.width.div_ceil(s), info.height.div_ceil(s));
                     assert_eq!(ours.scale(w, h).unwrap(), theirs.scale(w, h).unwrap());
                 }
-                let a = ours.decode_coefficients(coefs).unwrap();
+                if side != 8 {
+                    assert_eq!(ours.dct_scale(), Some(side), "{name}");
+                }
+                let a = ours.decode_coefficients(coefs.components, side).unwrap();
                 let b = theirs.decode().unwrap();
                 assert_eq!(a.len(), b.len(), "{name} {scale:?}");
                 assert!(a == b, "{name} {scale:?}: the pixels differ");
+                if side != 8 {
+                    // Corners given to an unscaled decoder do not fit: an error.
+                    let (_, c) = decode(data, &scans(data), &watch, side).unwrap();
+                    let c = c.unwrap();
+                    let input = super::super::input::Input::with_hidden(data, &c.entropy, &watch);
+                    let mut full = jpeg_decoder::Decoder::new(input);
+                    assert!(
+                        full.decode_coefficients(c.components, side).is_err(),
+                        "{name}"
+                    );
+                }
             }
         }
     }
@@ -1482,7 +1556,9 @@ mod tests {
         f.extend_from_slice(&[0xFF, 0xD9]);
         let scans = [f.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap()];
         assert!(check(&f, &scans).is_ok());
-        assert!(decode(&f, &scans, &Watch::new(&|| Ok(()))).is_ok());
+        for side in [8, 4, 2, 1] {
+            assert!(decode(&f, &scans, &Watch::new(&|| Ok(())), side).is_ok());
+        }
     }
 
     /// Randomly damaged fixtures through the decoding walk and jpeg-decoder's
@@ -1516,10 +1592,19 @@ mod tests {
                 else {
                     continue;
                 };
-                if let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch) {
+                // Every IDCT size: all coefficients, or the corner a scaled IDCT reads.
+                let side = [8, 4, 2, 1][rand(4)];
+                if let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch, side) {
                     let input = super::super::input::Input::with_hidden(&d, &c.entropy, &watch);
                     let mut dec = jpeg_decoder::Decoder::new(input);
-                    if dec.decode_coefficients(c.components).is_ok() {
+                    if side != 8 {
+                        let s = (8 / side) as u32;
+                        let want = (h.width.div_ceil(s) as u16, h.height.div_ceil(s) as u16);
+                        if dec.scale(want.0, want.1).is_err() || dec.dct_scale() != Some(side) {
+                            continue;
+                        }
+                    }
+                    if dec.decode_coefficients(c.components, side).is_ok() {
                         rendered += 1;
                     }
                 }
@@ -1573,11 +1658,12 @@ mod tests {
                 if native.warning.is_none() {
                     continue; // undamaged where it counts
                 }
-                let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch) else {
+                let Ok((_, Some(c))) = decode(&d, &h.scan_offsets, &watch, 8) else {
                     continue;
                 };
                 let input = Input::with_hidden(&d, &c.entropy, &watch);
-                let Ok(walk) = jpeg_decoder::Decoder::new(input).decode_coefficients(c.components)
+                let Ok(walk) =
+                    jpeg_decoder::Decoder::new(input).decode_coefficients(c.components, c.side)
                 else {
                     continue;
                 };
@@ -1659,7 +1745,7 @@ mod tests {
                 let native_ok = crate::process(&d, &recipe).is_ok();
                 let check_ok = matches!(check(&d, &h.scan_offsets), Ok(Finding::Clean));
                 // The decoding walk (the wasm build's) reads the same bits.
-                let decoded = walk(&d, &h.scan_offsets, Some(&Watch::new(&|| Ok(()))));
+                let decoded = walk(&d, &h.scan_offsets, Some(&Watch::new(&|| Ok(()))), 8);
                 assert_eq!(
                     decoded.map(|(f, _)| f).map_err(|e| e.message),
                     check(&d, &h.scan_offsets).map_err(|e| e.message),

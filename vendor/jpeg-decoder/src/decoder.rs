@@ -131,6 +131,8 @@ pub struct Decoder<R> {
     // conveyor: coefficients entropy-decoded by the caller (`decode_coefficients`); the
     // scans' data is then skipped, not decoded.
     external_coefficients: Option<Vec<Vec<i16>>>,
+    // conveyor: the side of the square of coefficients each given block holds (8: all).
+    coefficient_side: usize,
 }
 
 impl<R: Read> Decoder<R> {
@@ -155,6 +157,7 @@ impl<R: Read> Decoder<R> {
             coefficients_finished: [0; MAX_COMPONENTS],
             decoding_buffer_size_limit: usize::MAX,
             external_coefficients: None,
+            coefficient_side: 8,
         }
     }
 
@@ -305,11 +308,29 @@ impl<R: Read> Decoder<R> {
     /// quantized coefficients a block in natural (not zigzag) order. The scans'
     /// entropy-coded data is skipped; markers, tables, scaling and colour work as in
     /// [`decode`](Self::decode). Only for DCT frames (baseline, extended, progressive).
-    pub fn decode_coefficients(&mut self, coefficients: Vec<Vec<i16>>) -> Result<Vec<u8>> {
+    ///
+    /// `side` is 8, or the scaled IDCT's size ([`dct_scale`](Self::dct_scale), after
+    /// [`scale`](Self::scale)) when the blocks hold only the `side` x `side` coefficients
+    /// that IDCT reads (rows and columns below `side`, row by row): a scaled decode then
+    /// needs a quarter (or less) of the memory, and of the memory traffic.
+    pub fn decode_coefficients(
+        &mut self,
+        coefficients: Vec<Vec<i16>>,
+        side: usize,
+    ) -> Result<Vec<u8>> {
         self.external_coefficients = Some(coefficients);
+        self.coefficient_side = side;
         let result = WorkerScope::with(|worker| self.decode_internal(false, worker));
         self.external_coefficients = None;
+        self.coefficient_side = 8;
         result
+    }
+
+    /// conveyor: the size of the IDCT the decode will use (8, or 4, 2, 1 after
+    /// [`scale`](Self::scale)), once the frame header has been read.
+    pub fn dct_scale(&self) -> Option<usize> {
+        let frame = self.frame.as_ref()?;
+        frame.components.first().map(|c| c.dct_scale)
     }
 
     // conveyor: the marker that ends a scan's entropy-coded data, which is skipped
@@ -652,12 +673,16 @@ impl<R: Read> Decoder<R> {
             // conveyor: every component is rendered from the given coefficients.
             let frame = self.frame.as_ref().unwrap();
             let components = frame.components.len();
+            let side = self.coefficient_side;
             let fits = coefficients.len() == components
+                && matches!(side, 1 | 2 | 4 | 8)
                 && frame.components.iter().zip(&coefficients).all(|(c, k)| {
-                    k.len()
-                        == usize::from(c.block_size.width)
-                            * usize::from(c.block_size.height)
-                            * 64
+                    (side == 8 || c.dct_scale == side)
+                        && k.len()
+                            == usize::from(c.block_size.width)
+                                * usize::from(c.block_size.height)
+                                * side
+                                * side
                 });
             if !fits {
                 return Err(Error::Format(
@@ -738,10 +763,29 @@ impl<R: Read> Decoder<R> {
                 // conveyor: the component's coefficients are taken, and freed once its
                 // rows are sent, so they are not held beside every plane and the image.
                 let coefficients = mem::take(&mut self.coefficients[i]);
+                // conveyor: blocks given as their `side` x `side` corner are put back
+                // in 64-coefficient blocks, one row at a time.
+                // (`coefficient_side` is 8 unless they came from `decode_coefficients`.)
+                let side = self.coefficient_side;
                 let mut tasks = (0..frame.mcu_size.height).map(|mcu_y| {
-                    let offset = usize::from(mcu_y) * coefficients_per_mcu_row;
-                    let row_coefficients =
-                        coefficients[offset..offset + coefficients_per_mcu_row].to_vec();
+                    if side == 8 {
+                        let offset = usize::from(mcu_y) * coefficients_per_mcu_row;
+                        let row_coefficients =
+                            coefficients[offset..offset + coefficients_per_mcu_row].to_vec();
+                        return (i, row_coefficients);
+                    }
+                    let per_block = side * side;
+                    let blocks = coefficients_per_mcu_row / 64;
+                    let offset = usize::from(mcu_y) * blocks * per_block;
+                    let mut row_coefficients = vec![0i16; coefficients_per_mcu_row];
+                    for (block, corner) in row_coefficients
+                        .chunks_exact_mut(64)
+                        .zip(coefficients[offset..offset + blocks * per_block].chunks_exact(per_block))
+                    {
+                        for (r, values) in corner.chunks_exact(side).enumerate() {
+                            block[r * 8..r * 8 + side].copy_from_slice(values);
+                        }
+                    }
                     (i, row_coefficients)
                 });
 
