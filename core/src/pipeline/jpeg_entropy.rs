@@ -1094,6 +1094,51 @@ fn scan(
             advance(&mut mcu, skip, &mut mx, &mut my);
             continue;
         }
+        // A progressive AC refinement scan inside an EOB run: each block only reads one
+        // correction bit for each coefficient of the band already non-zero (what
+        // `block_data` does), so the run's blocks in this restart interval are done
+        // here, without the per-block dispatch, until the data runs out.
+        if st.progressive && ss > 0 && ah != 0 && eobrun > 0 && !bits.insufficient {
+            let mut skip = (eobrun as u64).min(total - mcu);
+            if st.restart_interval > 0 {
+                skip = skip.min(1 + restarts_to_go as u64);
+            }
+            let ci = comps[0].0;
+            let grid_w = st.components[ci].grid_w as usize;
+            let band = (u64::MAX >> (63 - se)) & (u64::MAX << ss);
+            let p1 = 1i16 << al;
+            let n = st.slots.per_block;
+            let mut done = 0u64;
+            while done < skip && (done == 0 || !bits.insufficient) {
+                let block = my as usize * grid_w + mx as usize;
+                let Some(&mask) = st.nonzero[ci].get(block) else {
+                    break;
+                };
+                let nonzero = mask & band;
+                if nonzero != 0 {
+                    let out = if st.decoding {
+                        st.coefs
+                            .get_mut(ci)
+                            .and_then(|c| c.get_mut(block * n..block * n + n))
+                    } else {
+                        None
+                    };
+                    match out {
+                        Some(out) => correct(&mut bits, out, nonzero, p1, &st.slots),
+                        None => bits.skip_ones(nonzero.count_ones()),
+                    }
+                }
+                done += 1;
+                advance(&mut mcu, 1, &mut mx, &mut my);
+            }
+            if done > 0 {
+                if st.restart_interval > 0 {
+                    restarts_to_go -= (done - 1) as u32;
+                }
+                eobrun -= done as u32;
+                continue;
+            }
+        }
         // decode_mcu: the fast path when no restarts are used, no marker is pending and
         // the chunk holds 512 bytes a block; a marker met there sends the whole MCU to
         // the slow path.
