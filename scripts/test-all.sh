@@ -43,6 +43,8 @@ run cargo test --workspace --locked --no-fail-fast
 run cargo test --locked -p conveyor-wasm --test pure_vectors
 # The entropy walk's coefficients against jpeg-decoder's own decode (needs pure-jpeg).
 run cargo test --locked -p conveyor --features pure-jpeg --lib jpeg_entropy
+# Deferred WebP outputs with the wasm build's own WebP encoder (its fallback's bytes).
+run cargo test --locked -p conveyor --no-default-features --features pure-jpeg,pure-webp --test deferred_webp
 # core/build.rs: no nasm on x86/x86_64 fails the build with the fix (or the opt-out).
 run scripts/test-nasm-check.sh
 

@@ -211,6 +211,12 @@ pub struct OutputInfo {
     /// frame count.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub frames: Option<u32>,
+    /// With [`Context::defer_lossy_webp`](crate::pipeline::Context::defer_lossy_webp):
+    /// this lossy WebP output was not encoded; `data` holds its pixels (RGBA, 4 bytes a
+    /// pixel, opaque, sRGB), for the caller to encode at this quality (1-100, libwebp's
+    /// scale) and to set `byte_len` from. Never on the wire.
+    #[serde(skip)]
+    pub deferred_quality: Option<u32>,
 }
 
 /// Time spent per stage. Resize, encode and save are summed over all outputs.

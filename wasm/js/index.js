@@ -197,7 +197,7 @@ class WorkerSlot {
         pool._onWorkerCrash(this, e.message || 'the worker crashed');
       };
       this.worker.onmessageerror = () => pool._onWorkerCrash(this, 'a message could not be read');
-      this.worker.postMessage({ type: 'conveyor:init', settings: pool._settingsJson });
+      this.worker.postMessage({ type: 'conveyor:init', settings: pool._settingsJson, browserWebp: pool._browserWebp });
     });
   }
   terminate() {
@@ -209,11 +209,15 @@ class WorkerSlot {
 /** A pool of Web Workers running the conveyor pipeline. */
 export class Pool extends EventTarget {
   /**
-   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object, defaultRecipe?: object, memoryBudget?: number, maxWorkerMemory?: number}} [options]
+   * @param {{workers?: number, queueCapacity?: number, onFull?: 'wait'|'reject', limits?: object, defaultRecipe?: object, memoryBudget?: number, maxWorkerMemory?: number, browserWebp?: boolean}} [options]
    *   `memoryBudget` (bytes; default half of `navigator.deviceMemory`, 4 GiB when
    *   unknown, at least 512 MiB): the estimated peak memory of the jobs running at
    *   once. `maxWorkerMemory` (bytes; default 256 MiB): a worker whose wasm memory grew
-   *   past it is replaced after its job.
+   *   past it is replaced after its job. `browserWebp` (default true): lossy WebP
+   *   outputs that need only the VP8 encode (opaque, sRGB, no `max_bytes`)
+   *   are encoded by the browser's libwebp (`OffscreenCanvas.convertToBlob`), about 3x
+   *   faster than the wasm's encoder; where the browser has no WebP canvas encoder
+   *   (Safari) or it fails, the wasm's encodes them. `false`: always the wasm's.
    */
   static async create(options = {}) {
     const pool = new Pool(options);
@@ -222,8 +226,12 @@ export class Pool extends EventTarget {
   }
 
   /** Use `Pool.create`. */
-  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits, defaultRecipe, memoryBudget, maxWorkerMemory = 256 * MiB } = {}) {
+  constructor({ workers = defaultWorkers(), queueCapacity, onFull = 'wait', limits, defaultRecipe, memoryBudget, maxWorkerMemory = 256 * MiB, browserWebp = true } = {}) {
     super();
+    if (typeof browserWebp !== 'boolean') {
+      throw new ConveyorError('invalid_argument', `browserWebp must be true or false, got ${browserWebp}`);
+    }
+    this._browserWebp = browserWebp;
     checkInt('workers', workers, 1, 64);
     memoryBudget ??= defaultMemoryBudget();
     checkInt('memoryBudget', memoryBudget, MiB, Number.MAX_SAFE_INTEGER);

@@ -91,6 +91,12 @@ pub fn check_recipe(recipe_json: &str) -> Result<(), JsValue> {
 /// settings object (limits, allowed formats, and the default recipe used when
 /// `recipe_json` is empty); `job_id` and `key` (validated as the native pool does) are
 /// the JS pool's, and go into the outcome.
+///
+/// With `defer_webp`, lossy WebP outputs that need only the VP8 encode are not encoded
+/// (`Context::defer_lossy_webp`): the result then also has `deferred`, an array of
+/// `{index, width, height, quality}`, and such an output's buffer holds its RGBA
+/// pixels; the caller encodes them (the browser's encoder, or
+/// [`encode_deferred_webp`]) and sets the outcome's `byte_len` for it.
 #[wasm_bindgen(js_name = processWith)]
 pub fn process_with(
     input: &[u8],
@@ -98,6 +104,7 @@ pub fn process_with(
     settings_json: &str,
     job_id: f64,
     key: Option<String>,
+    defer_webp: Option<bool>,
 ) -> Result<JsValue, JsValue> {
     if let Some(k) = &key {
         conveyor::validate_key(k).map_err(|e| js_error(&e))?;
@@ -111,10 +118,33 @@ pub fn process_with(
     .map_err(|e| js_error(&e))?;
     let ctx = Context {
         formats: &settings.formats,
+        defer_lossy_webp: defer_webp.unwrap_or(false),
         ..Context::new(&settings.limits)
     };
     let report = run_valid(input, &recipe, &ctx, &|_| Ok(())).map_err(|e| js_error(&e))?;
     finish(JobId(job_id as u64), key, report)
+}
+
+/// A deferred output (see [`process_with`]) that the browser's encoder made, checked and
+/// written as the pipeline writes its own WebP (the VP8 stream alone: Chromium adds an
+/// sRGB profile). Throws `encode_failed` unless it is a lossy, still, opaque WebP of
+/// `width` x `height`; the worker then uses [`encode_deferred_webp`].
+#[wasm_bindgen(js_name = finishDeferredWebp)]
+pub fn finish_deferred_webp(webp: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsValue> {
+    conveyor::pipeline::finish_deferred_webp(webp, width, height).map_err(|e| js_error(&e))
+}
+
+/// Encodes a deferred output's RGBA pixels (see [`process_with`]) with the wasm's own
+/// WebP encoder, as the pipeline would have: for browsers without a WebP canvas
+/// encoder, or when theirs fails. Throws the wire error object.
+#[wasm_bindgen(js_name = encodeDeferredWebp)]
+pub fn encode_deferred_webp(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    quality: u32,
+) -> Result<Vec<u8>, JsValue> {
+    conveyor::pipeline::encode_deferred_webp(rgba, width, height, quality).map_err(|e| js_error(&e))
 }
 
 /// The job's estimated peak memory in bytes: the header is read and the recipe planned
@@ -184,9 +214,16 @@ fn finish(
     report: conveyor::Report,
 ) -> Result<JsValue, JsValue> {
     let buffers = js_sys::Array::new();
-    for o in &report.outputs {
+    let deferred = js_sys::Array::new();
+    for (index, o) in report.outputs.iter().enumerate() {
         let bytes = o.data.as_deref().unwrap_or(&[]);
         buffers.push(&js_sys::Uint8Array::from(bytes));
+        if let Some(quality) = o.deferred_quality {
+            let d = serde_json::json!({
+                "index": index, "width": o.width, "height": o.height, "quality": quality,
+            });
+            deferred.push(&js_sys::JSON::parse(&d.to_string())?);
+        }
     }
     let obj = js_sys::Object::new();
     let timings = report.timings;
@@ -194,6 +231,7 @@ fn finish(
     let json = serde_json::to_string(&outcome).map_err(|e| JsValue::from_str(&e.to_string()))?;
     js_sys::Reflect::set(&obj, &"outcome".into(), &JsValue::from_str(&json))?;
     js_sys::Reflect::set(&obj, &"buffers".into(), &buffers)?;
+    js_sys::Reflect::set(&obj, &"deferred".into(), &deferred)?;
     Ok(obj.into())
 }
 

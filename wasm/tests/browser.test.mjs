@@ -165,6 +165,65 @@ test('the shared vectors give the native outcomes and pixels', async () => {
   assert.ok(Object.keys(pixels).length >= 15, `only ${Object.keys(pixels).length} outputs checked by pixels`);
 });
 
+test("lossy WebP: the browser's encoder by default, the wasm's with browserWebp: false", async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const { Pool, makeImage, rgba, psnr } = window.conveyor;
+    const ascii = (b, from, to) => String.fromCharCode(...b.slice(from, to));
+    const photo = await makeImage(900, 600, 'image/jpeg');
+    // A PNG with transparent pixels: its WebP needs an alpha channel.
+    const c = new OffscreenCanvas(200, 150);
+    const g = c.getContext('2d');
+    g.fillStyle = 'rgba(200, 40, 40, 0.5)';
+    g.fillRect(20, 20, 120, 90);
+    const clear = await c.convertToBlob({ type: 'image/png' });
+    const recipe = { outputs: [
+      { name: 'thumb', width: 320, height: 320, format: 'webp', quality: 75 },
+      { name: 'capped', width: 320, height: 320, format: 'webp', max_bytes: 6000 },
+      { name: 'jpeg', width: 320, height: 320, format: 'jpeg', quality: 80 }] };
+    const run = async (browserWebp, input) => {
+      const pool = await Pool.create({ workers: 1, browserWebp });
+      try {
+        return await pool.process(input, recipe);
+      } finally {
+        await pool.close();
+      }
+    };
+    const [browser, wasm] = [await run(true, photo), await run(false, photo)];
+    const [browserClear, wasmClear] = [await run(true, clear), await run(false, clear)];
+    const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+    const thumb = (r) => r.outputs[0].data;
+    const decoded = async (r, i) => rgba(new Blob([r.outputs[i].data], { type: 'image/webp' }));
+    return {
+      lengths: [browser, wasm].map((r) => r.outputs.map((o) => o.byte_len === o.data.length)),
+      chunk: ascii(thumb(browser), 12, 16),
+      size: [browser.outputs[0].width, browser.outputs[0].height, wasm.outputs[0].width, wasm.outputs[0].height],
+      decodedSize: await decoded(browser, 0).then((d) => [d.width, d.height]),
+      thumbsDiffer: !same(thumb(browser), thumb(wasm)),
+      db: psnr(await decoded(browser, 0), await decoded(wasm, 0)),
+      cappedSame: same(browser.outputs[1].data, wasm.outputs[1].data),
+      jpegSame: same(browser.outputs[2].data, wasm.outputs[2].data),
+      clearSame: same(thumb(browserClear), thumb(wasmClear)),
+      clearChunks: ascii(thumb(browserClear), 12, 16),
+      encodeUs: browser.timings.encode_us,
+    };
+  });
+  report.browser_webp = out;
+  assert.deepEqual(out.lengths, [[true, true, true], [true, true, true]]);
+  // The browser's file, rewrapped as the pipeline writes one: the VP8 stream alone.
+  assert.equal(out.chunk, 'VP8 ');
+  assert.deepEqual(out.size, [320, 213, 320, 213]);
+  assert.deepEqual(out.decodedSize, [320, 213]);
+  assert.ok(out.thumbsDiffer, 'the default pool should use the browser encoder');
+  assert.ok(out.db >= 30, `browser and wasm thumbnails ${out.db} dB apart`);
+  // Not deferred: a byte budget, JPEG, and pixels with alpha stay with the wasm.
+  assert.ok(out.cappedSame);
+  assert.ok(out.jpegSame);
+  assert.ok(out.clearSame);
+  assert.equal(out.clearChunks, 'VP8X');
+  assert.ok(out.encodeUs > 0);
+});
+
 test('memory: estimates are admitted against the budget, and big workers are recycled', async () => {
   const page = await harness();
   const out = await page.evaluate(async () => {

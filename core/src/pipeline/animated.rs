@@ -300,6 +300,7 @@ pub(crate) fn execute(
                     encodes: encoded.encodes,
                     crop: plan.crop.map(analysis::crop_box),
                     frames: None,
+                    deferred_quality: None,
                 };
                 made[i] = Made::Still(Box::new(info), encoded.bytes);
             }
@@ -360,6 +361,7 @@ pub(crate) fn execute(
                     encodes: None,
                     crop: plans[i].crop.map(analysis::crop_box),
                     frames: Some(list.len() as u32),
+                    deferred_quality: None,
                 };
                 (out, bytes)
             }

@@ -323,7 +323,6 @@ fn padded_rgb(px: &Pixels, pw: u32, ph: u32) -> Result<Vec<u8>, Error> {
 }
 
 /// The payload of the first chunk named `id` in a RIFF WebP file.
-#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
 fn riff_chunk<'a>(webp: &'a [u8], id: &[u8; 4]) -> Option<&'a [u8]> {
     let mut pos = 12;
     while let Some(head) = webp.get(pos..pos + 8) {
@@ -338,7 +337,6 @@ fn riff_chunk<'a>(webp: &'a [u8], id: &[u8; 4]) -> Option<&'a [u8]> {
 }
 
 /// Appends a RIFF chunk, padded to an even length.
-#[cfg(all(not(feature = "libwebp"), feature = "pure-webp"))]
 fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
     out.extend_from_slice(id);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -346,6 +344,37 @@ fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
     if body.len() % 2 == 1 {
         out.push(0);
     }
+}
+
+/// A lossy WebP made by another encoder for a deferred output (the browser's), written
+/// as the pipeline writes one: its `VP8 ` stream alone in a simple-format file, without
+/// the colour profile or metadata chunks that encoder adds (Chromium adds an sRGB
+/// profile). `None` unless `webp` is a lossy, still, opaque WebP of `width` x `height`.
+pub(crate) fn plain_webp(webp: &[u8], width: u32, height: u32) -> Option<Vec<u8>> {
+    if webp.get(..4) != Some(b"RIFF") || webp.get(8..12) != Some(b"WEBP") {
+        return None;
+    }
+    if [b"ALPH", b"ANIM", b"VP8L"]
+        .iter()
+        .any(|id| riff_chunk(webp, id).is_some())
+    {
+        return None;
+    }
+    let vp8 = riff_chunk(webp, b"VP8 ")?;
+    // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height.
+    let size = |at: usize| Some(u16::from_le_bytes(vp8.get(at..at + 2)?.try_into().ok()?) & 0x3FFF);
+    if vp8.get(3..6) != Some(&[0x9d, 0x01, 0x2a])
+        || size(6)? as u32 != width
+        || size(8)? as u32 != height
+    {
+        return None;
+    }
+    let mut out = Vec::with_capacity(vp8.len() + 21);
+    out.extend_from_slice(b"RIFF\0\0\0\0WEBP");
+    push_chunk(&mut out, b"VP8 ", vp8);
+    let riff_len = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff_len.to_le_bytes());
+    Some(out)
 }
 
 #[cfg(all(not(feature = "libwebp"), not(feature = "pure-webp")))]

@@ -70,6 +70,12 @@ pub struct Context<'a> {
     /// Threads that may run pieces of this job while it runs (the pool's idle
     /// workers); `None` runs everything on the calling thread.
     pub helpers: Option<&'a dyn Helpers>,
+    /// Lossy WebP outputs returned as bytes (no `output_dir`) that need nothing but the
+    /// VP8 encode (opaque pixels, no colour profile to embed, no `max_bytes` search) are
+    /// left for the caller to encode: such an output's `data` is its RGBA
+    /// pixels and [`OutputInfo::deferred_quality`] its quality. The browser door sets
+    /// it to encode them with the browser's libwebp, faster than the wasm's encoder.
+    pub defer_lossy_webp: bool,
 }
 
 impl<'a> Context<'a> {
@@ -84,6 +90,7 @@ impl<'a> Context<'a> {
             key: "job",
             admit: None,
             helpers: None,
+            defer_lossy_webp: false,
         }
     }
 }
@@ -145,6 +152,52 @@ pub fn run(
 ) -> Result<Report, Error> {
     recipe.validate()?;
     execute(data, recipe, ctx, checkpoint)
+}
+
+/// Encodes a deferred output ([`Context::defer_lossy_webp`]) with this build's own
+/// WebP encoder, for a caller that cannot encode it itself (a browser without a WebP
+/// canvas encoder): `rgba` is the output's `data` (4 bytes a pixel), `quality` its
+/// [`OutputInfo::deferred_quality`]. The bytes are what the pipeline would have made.
+pub fn encode_deferred_webp(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    quality: u32,
+) -> Result<Vec<u8>, Error> {
+    let fail = |m: &str| Error::new(crate::ErrorKind::InvalidArgument, m).at(Stage::Encode);
+    if rgba.len() as u64 != width as u64 * height as u64 * 4 || width == 0 || height == 0 {
+        return Err(fail("the pixels are not width x height x 4 bytes"));
+    }
+    if !(1..=100).contains(&quality) {
+        return Err(fail("the quality is not 1-100"));
+    }
+    let mut buf = pixels::reserve(rgba.len(), "the RGBA copy")?;
+    buf.extend_from_slice(rgba);
+    let px = pixels::Pixels {
+        width,
+        height,
+        layout: pixels::Layout::Rgba8,
+        buf,
+    };
+    let mut spec = crate::OutputSpec::new("deferred", crate::format::OutputFormat::Webp);
+    spec.quality = Some(quality);
+    encode::encode(&px, &spec, None, &|| Ok(()))
+}
+
+/// A deferred output ([`Context::defer_lossy_webp`]) that another lossy WebP encoder
+/// made (the browser's), checked and written as the pipeline writes its own: the VP8
+/// stream alone, without the colour profile or metadata that encoder may add (the
+/// pixels were sRGB already). An `encode_failed` error unless `webp` is a lossy, still,
+/// opaque WebP of `width` x `height`; the caller then encodes with
+/// [`encode_deferred_webp`].
+pub fn finish_deferred_webp(webp: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
+    encode::plain_webp(webp, width, height).ok_or_else(|| {
+        Error::new(
+            crate::ErrorKind::EncodeFailed,
+            "webp: the other encoder's file is not a lossy, opaque WebP of the output's size",
+        )
+        .at(Stage::Encode)
+    })
 }
 
 /// Runs the pipeline with a recipe validated at the door. `checkpoint(stage)` is called
@@ -403,6 +456,38 @@ pub(crate) fn execute(
             pixels::Layout::L8 if webp => pixels::Layout::Rgb8,
             layout => layout,
         });
+        let deferred = (ctx.defer_lossy_webp
+            && webp
+            && !spec.lossless
+            && spec.max_bytes.is_none()
+            && icc.is_none()
+            && staging.is_none())
+        .then(|| pixels::opaque_rgba(&px))
+        .flatten();
+        if let Some(rgba) = deferred {
+            let rgba = rgba?;
+            timings.encode += t.elapsed();
+            outputs.push(OutputInfo {
+                name: spec.name.clone(),
+                format: spec.format,
+                width: px.width,
+                height: px.height,
+                byte_len: 0,
+                data: Some(Bytes::from(rgba)),
+                path: None,
+                quality: None,
+                encodes: None,
+                crop: plan.crop.map(analysis::crop_box),
+                frames: None,
+                deferred_quality: Some(spec.effective_quality() as u32),
+            });
+            if becomes_intermediate {
+                if let std::borrow::Cow::Owned(px) = px {
+                    intermediate = Some((px, scale));
+                }
+            }
+            continue;
+        }
         let encoded = budget_encode::encode(&px, spec, icc, i, &|| checkpoint(Stage::Encode))?;
         let mut bytes = encoded.bytes;
         if let (true, Some(icc)) = (webp, icc) {
@@ -430,6 +515,7 @@ pub(crate) fn execute(
             encodes: encoded.encodes,
             crop: plan.crop.map(analysis::crop_box),
             frames: None,
+            deferred_quality: None,
         };
         place(staging.as_mut(), &mut info, bytes, checkpoint, &mut timings)?;
         outputs.push(info);

@@ -68,6 +68,32 @@ pub(crate) struct Pixels {
     pub buf: Vec<u8>,
 }
 
+/// `px` as opaque RGBA (grey and RGB widened), for an encoder outside the pipeline;
+/// `None` when some pixel is not opaque. An error only when the copy cannot be
+/// allocated.
+pub(crate) fn opaque_rgba(px: &Pixels) -> Option<Result<Vec<u8>, Error>> {
+    if px.layout == Layout::Rgba8 && px.buf.chunks_exact(4).any(|p| p[3] != 255) {
+        return None;
+    }
+    let n = px.width as usize * px.height as usize;
+    let mut out = match reserve(n * 4, "the RGBA copy") {
+        Ok(out) => out,
+        Err(e) => return Some(Err(e.at(Stage::Encode))),
+    };
+    match px.layout {
+        Layout::L8 => px
+            .buf
+            .iter()
+            .for_each(|&l| out.extend_from_slice(&[l, l, l, 255])),
+        Layout::Rgb8 => px
+            .buf
+            .chunks_exact(3)
+            .for_each(|p| out.extend_from_slice(&[p[0], p[1], p[2], 255])),
+        Layout::Rgba8 => out.extend_from_slice(&px.buf),
+    }
+    Some(Ok(out))
+}
+
 impl Pixels {
     /// Normalises any decoded image to L8, RGB8 or RGBA8, moving the buffer where the
     /// layout already fits.

@@ -160,6 +160,7 @@ fn run_job(index: usize, env: &mut Envelope, shared: &Shared) {
             key,
             admit: Some(&admit),
             helpers: Some(shared),
+            defer_lossy_webp: false,
         };
         catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]

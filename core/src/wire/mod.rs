@@ -209,6 +209,7 @@ mod tests {
                 encodes: None,
                 crop: None,
                 frames: None,
+                deferred_quality: None,
             }],
             timings: Timings::default(),
             memory_estimate: 64,
