@@ -152,6 +152,7 @@ pub(crate) fn execute(
         &plans,
         &recipe.outputs,
         ctx.output_dir.is_none(),
+        false,
     ) + estimate::analysis_bytes(&header, 1, analysis_side)
         + extra_bytes(info.frames, full, &recipe.outputs, &plans);
     let mut colour = colour::Colour::new(

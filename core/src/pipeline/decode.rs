@@ -581,10 +581,18 @@ fn decode_jpeg(
     }
     // One Huffman pass gives libjpeg's verdict and, where it can, the coefficients;
     // jpeg-decoder then only does the IDCT, upsampling and colour. Shrinking on load,
-    // the walk keeps only the corner of each block that the scaled IDCT reads (a
-    // quarter of the memory and memory traffic at 1/2).
+    // the walk keeps only the corner of each block that the scaled IDCT reads (a 16th
+    // or a 64th of the coefficients at the 1/4 and 1/8 this build shrinks by).
     let want = (shrink > 1).then(|| (h.width.div_ceil(shrink), h.height.div_ceil(shrink)));
-    let side = want.map_or(8, |want| idct_side((h.width, h.height), want));
+    let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
+    // The IDCT size the decoder will use, from its own reading of the header (8 when it
+    // does not shrink: its frame is then not read yet).
+    let side = match want {
+        Some(_) => scaled_decoder(data, &[], watch, want, max_buffer)
+            .dct_scale()
+            .unwrap_or(8),
+        None => 8,
+    };
     let (finding, coefficients) = decode(data, &h.scan_offsets, watch, side)?;
     if let Finding::Warning(w) = finding {
         if fail_on >= FailOn::Warning {
@@ -605,48 +613,20 @@ fn decode_jpeg(
         };
         &owned
     };
-    let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
-    // jpeg-decoder reads the file with the walked scans' data hidden (it need not read
-    // it), shrinking on load as libjpeg does natively: the IDCT at 8/shrink, so the
-    // pixels are ceil(size / shrink). It picks the scale from a requested size; a
-    // header it cannot read, or a scale other than the asked one (tiny images),
-    // decodes at full size, as before.
-    let decoder = |hidden: &[std::ops::Range<usize>]| {
-        let input = || Input::with_hidden(data, hidden, watch);
-        let mut dec = jpeg_decoder::Decoder::new(input());
-        dec.set_max_decoding_buffer_size(max_buffer);
-        if let Some(want) = want {
-            let scaled = match (u16::try_from(want.0), u16::try_from(want.1)) {
-                (Ok(w), Ok(hh)) => dec.scale(w, hh).ok() == Some((w, hh)),
-                _ => false,
-            };
-            if !scaled {
-                dec = jpeg_decoder::Decoder::new(input());
-                dec.set_max_decoding_buffer_size(max_buffer);
-            }
-        }
-        dec
-    };
-    // Coefficients kept for another IDCT size than the decoder's (a header it reads
-    // otherwise than ours) are not used: it then decodes the file itself.
-    let (dec, decoded) = match coefficients {
-        Some(c) => {
-            let mut dec = decoder(&c.entropy);
-            if c.side == 8 || dec.dct_scale() == Some(c.side) {
-                let decoded = dec.decode_coefficients(c.components, c.side);
-                (dec, decoded)
-            } else {
-                let mut dec = decoder(&[]);
-                let decoded = dec.decode();
-                (dec, decoded)
-            }
-        }
-        None => {
-            let mut dec = decoder(&[]);
-            let decoded = dec.decode();
+    // Rendered from the walk's coefficients; where there are none, or (never seen) they
+    // are for another IDCT size than the decoder's, it decodes the file itself.
+    let walked = coefficients.and_then(|c| {
+        let mut dec = scaled_decoder(data, &c.entropy, watch, want, max_buffer);
+        (c.side == 8 || dec.dct_scale() == Some(c.side)).then(|| {
+            let decoded = dec.decode_coefficients(c.components, c.side);
             (dec, decoded)
-        }
-    };
+        })
+    });
+    let (dec, decoded) = walked.unwrap_or_else(|| {
+        let mut dec = scaled_decoder(data, &[], watch, want, max_buffer);
+        let decoded = dec.decode();
+        (dec, decoded)
+    });
     if let Some(stop) = watch.stopped() {
         return Err(stop);
     }
@@ -691,21 +671,33 @@ fn decode_jpeg(
     })
 }
 
-/// The IDCT size (8, 4, 2 or 1) jpeg-decoder decodes a `full`-sized frame at when asked
-/// for `want` (its `choose_idct_size`: the smallest scale reaching `want` in either
-/// direction), or 8 where that scale does not give exactly `want` (the caller then
-/// decodes at full size).
+/// jpeg-decoder over `data`, with `hidden` (the walked scans' entropy-coded data, which
+/// it need not read) hidden from it, shrinking on load to `want` as libjpeg does
+/// natively: the IDCT at 8/shrink, so the pixels are ceil(size / shrink). It picks the
+/// scale from a requested size; a header it cannot read, or a scale other than the
+/// asked one (tiny images), decodes at full size.
 #[cfg(all(not(feature = "mozjpeg"), feature = "pure-jpeg"))]
-fn idct_side(full: (u32, u32), want: (u32, u32)) -> usize {
-    let scaled = |len: u32, s: u64| ((len as u64 * s).saturating_sub(1) / 8 + 1) as u32;
-    let fits = u16::try_from(want.0).is_ok() && u16::try_from(want.1).is_ok();
-    for s in [1, 2, 4] {
-        if scaled(full.0, s) >= want.0 || scaled(full.1, s) >= want.1 {
-            let exact = (scaled(full.0, s), scaled(full.1, s)) == want;
-            return if exact && fits { s as usize } else { 8 };
+fn scaled_decoder<'a>(
+    data: &'a [u8],
+    hidden: &[std::ops::Range<usize>],
+    watch: &'a Watch<'a>,
+    want: Option<(u32, u32)>,
+    max_buffer: usize,
+) -> jpeg_decoder::Decoder<Input<'a>> {
+    let input = || Input::with_hidden(data, hidden, watch);
+    let mut dec = jpeg_decoder::Decoder::new(input());
+    dec.set_max_decoding_buffer_size(max_buffer);
+    if let Some(want) = want {
+        let scaled = match (u16::try_from(want.0), u16::try_from(want.1)) {
+            (Ok(w), Ok(hh)) => dec.scale(w, hh).ok() == Some((w, hh)),
+            _ => false,
+        };
+        if !scaled {
+            dec = jpeg_decoder::Decoder::new(input());
+            dec.set_max_decoding_buffer_size(max_buffer);
         }
     }
-    8
+    dec
 }
 
 /// Without libjpeg or jpeg-decoder: the `image` crate's decoder (zune-jpeg), after the

@@ -30,13 +30,16 @@ pub(crate) const FIXED_BYTES: u64 = 2 << 20;
 
 /// The estimated peak, in bytes. `shrink` is the JPEG DCT scale (1, 2, 4 or 8).
 /// `specs` are the recipe's outputs, in the order of `plans`; `keeps_outputs` says
-/// whether encoded outputs stay in memory until the job ends.
+/// whether encoded outputs stay in memory until the job ends; `raw_webp`, whether lossy
+/// WebP outputs without a byte budget stay as RGBA pixels instead
+/// (`Context::defer_lossy_webp`).
 pub(crate) fn peak_bytes(
     header: &Header<'_>,
     shrink: u32,
     plans: &[Plan],
     specs: &[OutputSpec],
     keeps_outputs: bool,
+    raw_webp: bool,
 ) -> u64 {
     let (w, h) = (header.info.width as u64, header.info.height as u64);
     let (decoded_px, channels, decode_peak) = match &header.kind {
@@ -107,8 +110,12 @@ pub(crate) fn peak_bytes(
         render_peak = render_peak.max(this + largest_kept + encoded_kept);
         largest_kept = largest_kept.max(out);
         if keeps_outputs {
-            let lossless = spec.format == crate::format::OutputFormat::Png || spec.lossless;
-            encoded_kept += if lossless { fin } else { fin / 2 };
+            let raw = spec.format == crate::format::OutputFormat::Png
+                || spec.lossless
+                || (raw_webp
+                    && spec.format == crate::format::OutputFormat::Webp
+                    && spec.max_bytes.is_none());
+            encoded_kept += if raw { fin } else { fin / 2 };
         }
     }
     decode_peak.max(decoded + render_peak) + FIXED_BYTES

@@ -487,6 +487,8 @@ fn extend(r: i32, s: u32) -> i32 {
 #[derive(Clone, Copy)]
 struct Slots {
     at: [u8; 64],
+    /// The kept corner's side (8: the whole block).
+    side: usize,
     per_block: usize,
 }
 
@@ -503,6 +505,7 @@ impl Slots {
         }
         Slots {
             at,
+            side,
             per_block: side * side,
         }
     }
@@ -759,7 +762,7 @@ fn walk(
     }
     let coefs = (st.decoding && st.complete && frame_seen).then_some(Coefficients {
         components: st.coefs,
-        side: (st.slots.per_block as f64).sqrt() as usize,
+        side: st.slots.side,
         entropy: st.entropy,
     });
     Ok((warning.map_or(Finding::Clean, Finding::Warning), coefs))
@@ -1116,17 +1119,8 @@ fn scan(
                 };
                 let nonzero = mask & band;
                 if nonzero != 0 {
-                    let out = if st.decoding {
-                        st.coefs
-                            .get_mut(ci)
-                            .and_then(|c| c.get_mut(block * n..block * n + n))
-                    } else {
-                        None
-                    };
-                    match out {
-                        Some(out) => correct(&mut bits, out, nonzero, p1, &st.slots),
-                        None => bits.skip_ones(nonzero.count_ones()),
-                    }
+                    let out = block_coefs(&mut st.coefs, n, ci, block);
+                    correct(&mut bits, out, nonzero, p1, &st.slots);
                 }
                 done += 1;
                 advance(&mut mcu, 1, &mut mx, &mut my);
@@ -1159,14 +1153,9 @@ fn scan(
                     let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
                     (0..vb).all(|by| {
                         (0..hb).all(|bx| {
-                            let out = if st.decoding {
-                                let b = block_at(&c, mx, my, bx, by) * per_block;
-                                st.coefs[*ci]
-                                    .get_mut(b..b + per_block)
-                                    .map(|block| (block, &mut st.last_dc[*ci]))
-                            } else {
-                                None
-                            };
+                            let b = block_at(&c, mx, my, bx, by);
+                            let out = block_coefs(&mut st.coefs, per_block, *ci, b)
+                                .map(|block| (block, &mut st.last_dc[*ci]));
                             bits.fast_block(dc, ac, out, slots)
                         })
                     })
@@ -1205,9 +1194,9 @@ fn scan(
 /// The walk of an AC refinement scan after a symbol with zero run `r`, from `k` in a
 /// band ending at `se`, over a block whose non-zero coefficients are `mask`: libjpeg
 /// reads a correction bit for each non-zero coefficient it passes and stops at the
-/// (r+1)th zero one. Returns where it stops (`se + 1` past the band) and how many
-/// correction bits it read on the way.
-fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u32) {
+/// (r+1)th zero one. Returns where it stops (`se + 1` past the band) and the non-zero
+/// coefficients it passed (one correction bit each).
+fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u64) {
     let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
     let mut zeros = !mask & band;
     for _ in 0..r {
@@ -1219,7 +1208,21 @@ fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u32) {
         zeros.trailing_zeros() as usize
     };
     let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
-    (stop, (mask & band & before_stop).count_ones())
+    (stop, mask & band & before_stop)
+}
+
+/// Block `block` of component `ci` in the walk's coefficients (`per_block` a block);
+/// `None` when not decoding (no coefficients are held).
+#[inline(always)]
+fn block_coefs(
+    coefs: &mut [Vec<i16>],
+    per_block: usize,
+    ci: usize,
+    block: usize,
+) -> Option<&mut [i16]> {
+    coefs
+        .get_mut(ci)?
+        .get_mut(block * per_block..(block + 1) * per_block)
 }
 
 /// One block's entropy-coded data, as the scan's kind reads it; when decoding, its
@@ -1234,14 +1237,7 @@ fn block_data(
     eobrun: &mut u32,
 ) {
     let slots = &st.slots;
-    let coefs = if st.decoding {
-        let n = slots.per_block;
-        st.coefs
-            .get_mut(ci)
-            .and_then(|c| c.get_mut(block * n..block * n + n))
-    } else {
-        None
-    };
+    let coefs = block_coefs(&mut st.coefs, slots.per_block, ci, block);
     if !st.progressive {
         let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
             return;
@@ -1329,15 +1325,8 @@ fn block_data(
                 }
                 break;
             }
-            let (stop, corrections) = refine_walk(*mask, k, se, r);
-            match out.as_deref_mut() {
-                Some(out) => {
-                    let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
-                    let band = u64::MAX << k;
-                    correct(bits, out, *mask & band & before_stop, p1, slots);
-                }
-                None => bits.skip_ones(corrections),
-            }
+            let (stop, passed) = refine_walk(*mask, k, se, r);
+            correct(bits, out.as_deref_mut(), passed, p1, slots);
             k = stop;
             if s != 0 {
                 if let Some(c) = out.as_deref_mut().and_then(|o| o.get_mut(slots.of(k))) {
@@ -1354,10 +1343,7 @@ fn block_data(
         // One correction bit for each coefficient of the band already non-zero.
         if k <= se {
             let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
-            match out {
-                Some(out) => correct(bits, out, *mask & band, p1, slots),
-                None => bits.skip_ones((*mask & band).count_ones()),
-            }
+            correct(bits, out, *mask & band, p1, slots);
         }
         *eobrun -= 1;
     }
@@ -1365,12 +1351,17 @@ fn block_data(
 
 /// A refinement's correction bits, one for each coefficient in `nonzero` (zigzag
 /// positions, in order): a set bit adds `p1` away from zero where that bit is not
-/// already set (libjpeg's `decode_mcu_AC_refine`).
+/// already set (libjpeg's `decode_mcu_AC_refine`). Without `out` (the check alone) the
+/// bits are only read.
 ///
 /// The bits are taken as [`Bits::skip_ones`] takes them: all that the buffer holds at
 /// once, refilling only when it is empty, as libjpeg's bit-by-bit reads do.
 #[inline(always)]
-fn correct(bits: &mut Bits<'_>, out: &mut [i16], mut nonzero: u64, p1: i16, slots: &Slots) {
+fn correct(bits: &mut Bits<'_>, out: Option<&mut [i16]>, mut nonzero: u64, p1: i16, slots: &Slots) {
+    let Some(out) = out else {
+        bits.skip_ones(nonzero.count_ones());
+        return;
+    };
     bits.ones(nonzero.count_ones(), |mut set, t| {
         for _ in 0..t {
             let k = nonzero.trailing_zeros() as usize;
@@ -1449,8 +1440,9 @@ mod tests {
                 }
                 kk += 1;
             }
+            let (stop, passed) = refine_walk(mask, k, se, r0);
             assert_eq!(
-                refine_walk(mask, k, se, r0),
+                (stop, passed.count_ones()),
                 (kk, reads),
                 "{mask:x} {k} {se} {r0}"
             );

@@ -305,6 +305,7 @@ pub(crate) fn execute(
         &plans,
         &recipe.outputs,
         ctx.output_dir.is_none(),
+        ctx.defer_lossy_webp,
     ) + estimate::analysis_bytes(&header, shrink, analysis_side);
     if let Some(admit) = ctx.admit {
         // Waiting for room is not decoding.
@@ -456,6 +457,8 @@ pub(crate) fn execute(
             pixels::Layout::L8 if webp => pixels::Layout::Rgb8,
             layout => layout,
         });
+        // A deferred output is left to the caller as opaque RGBA; `None` when not
+        // deferred (or not opaque).
         let deferred = (ctx.defer_lossy_webp
             && webp
             && !spec.lossless
@@ -463,44 +466,28 @@ pub(crate) fn execute(
             && icc.is_none()
             && staging.is_none())
         .then(|| pixels::opaque_rgba(&px))
-        .flatten();
-        if let Some(rgba) = deferred {
-            let rgba = rgba?;
-            timings.encode += t.elapsed();
-            outputs.push(OutputInfo {
-                name: spec.name.clone(),
-                format: spec.format,
-                width: px.width,
-                height: px.height,
-                byte_len: 0,
-                data: Some(Bytes::from(rgba)),
-                path: None,
-                quality: None,
-                encodes: None,
-                crop: plan.crop.map(analysis::crop_box),
-                frames: None,
-                deferred_quality: Some(spec.effective_quality() as u32),
-            });
-            if becomes_intermediate {
-                if let std::borrow::Cow::Owned(px) = px {
-                    intermediate = Some((px, scale));
+        .flatten()
+        .transpose()?;
+        let (bytes, quality, encodes, deferred_quality) = match deferred {
+            Some(rgba) => (rgba, None, None, Some(spec.effective_quality() as u32)),
+            None => {
+                let check = || checkpoint(Stage::Encode);
+                let encoded = budget_encode::encode(&px, spec, icc, i, &check)?;
+                let mut bytes = encoded.bytes;
+                if let (true, Some(icc)) = (webp, icc) {
+                    // The WebP encoders write no profile: add the ICCP chunk (colour.rs).
+                    if let Some(tagged) = colour::webp_with_icc(
+                        &bytes,
+                        icc,
+                        (px.width, px.height),
+                        px.layout == pixels::Layout::Rgba8,
+                    ) {
+                        bytes = tagged;
+                    }
                 }
+                (bytes, encoded.quality, encoded.encodes, None)
             }
-            continue;
-        }
-        let encoded = budget_encode::encode(&px, spec, icc, i, &|| checkpoint(Stage::Encode))?;
-        let mut bytes = encoded.bytes;
-        if let (true, Some(icc)) = (webp, icc) {
-            // The WebP encoders write no profile: add the ICCP chunk (colour.rs).
-            if let Some(tagged) = colour::webp_with_icc(
-                &bytes,
-                icc,
-                (px.width, px.height),
-                px.layout == pixels::Layout::Rgba8,
-            ) {
-                bytes = tagged;
-            }
-        }
+        };
         timings.encode += t.elapsed();
 
         let mut info = OutputInfo {
@@ -508,14 +495,19 @@ pub(crate) fn execute(
             format: spec.format,
             width: px.width,
             height: px.height,
-            byte_len: bytes.len() as u64,
+            // A deferred output's size is the caller's to set once it is encoded.
+            byte_len: if deferred_quality.is_some() {
+                0
+            } else {
+                bytes.len() as u64
+            },
             data: None,
             path: None,
-            quality: encoded.quality,
-            encodes: encoded.encodes,
+            quality,
+            encodes,
             crop: plan.crop.map(analysis::crop_box),
             frames: None,
-            deferred_quality: None,
+            deferred_quality,
         };
         place(staging.as_mut(), &mut info, bytes, checkpoint, &mut timings)?;
         outputs.push(info);
