@@ -1024,6 +1024,8 @@ fn scan(
     let mut restarts_to_go = st.restart_interval;
     let mut next_restart: u8 = 0;
     let mut mcu: u64 = 0;
+    // The watch is asked every 1,024 MCUs (or at the first MCU past a run skipped).
+    let mut next_watch: u64 = 0;
     // The MCU's column and row, kept up to date with `mcu` (no division per block).
     let (mut mx, mut my) = (0u32, 0u32);
     let advance = |mcu: &mut u64, n: u64, mx: &mut u32, my: &mut u32| {
@@ -1035,10 +1037,11 @@ fn scan(
         }
     };
     while mcu < total {
-        if mcu & 1023 == 0 {
+        if mcu >= next_watch {
             if let (true, Some(w)) = (st.decoding, st.watch) {
                 w.check()?;
             }
+            next_watch = mcu + 1024;
         }
         if bits.insufficient && st.restart_interval == 0 {
             break; // libjpeg decodes nothing more of this scan
@@ -1167,15 +1170,39 @@ fn scan(
             }
             (bits.pos, bits.buffer, bits.left, st.last_dc) = saved;
         }
-        if !bits.insufficient {
+        if !bits.insufficient && st.progressive {
+            // Up to the next watch or restart; the run stops early when data runs out.
+            let mut limit = (total - mcu).min(next_watch.saturating_sub(mcu).max(1));
+            if st.restart_interval > 0 {
+                limit = limit.min(1 + restarts_to_go as u64);
+            }
+            let p = (ss, se, ah, al);
+            let at = (mx, my, mcus_w);
+            let done = progressive_run(
+                st,
+                &mut bits,
+                &comps,
+                interleaved,
+                p,
+                &mut eobrun,
+                at,
+                limit,
+            );
+            if done > 0 {
+                if st.restart_interval > 0 {
+                    restarts_to_go -= (done - 1) as u32;
+                }
+                advance(&mut mcu, done, &mut mx, &mut my);
+                continue;
+            }
+        } else if !bits.insufficient {
             for &(ci, d, a) in &comps {
                 let c = st.components[ci];
                 let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
                 for by in 0..vb {
                     for bx in 0..hb {
                         let block = block_at(&c, mx, my, bx, by);
-                        let p = (ss, se, ah, al);
-                        block_data(st, &mut bits, ci, block, (d, a), p, &mut eobrun);
+                        block_data(st, &mut bits, ci, block, (d, a));
                     }
                 }
             }
@@ -1225,88 +1252,214 @@ fn block_coefs(
         .get_mut(block * per_block..(block + 1) * per_block)
 }
 
-/// One block's entropy-coded data, as the scan's kind reads it; when decoding, its
-/// coefficients as libjpeg's `jdhuff.c` and `jdphuff.c` store them.
+/// One block of a sequential scan, as libjpeg's slow path (`decode_mcu_slow`) reads
+/// it; when decoding, its coefficients as `jdhuff.c` stores them.
 fn block_data(
     st: &mut State<'_>,
     bits: &mut Bits<'_>,
     ci: usize,
     block: usize,
     (d, a): (usize, usize),
-    (ss, se, ah, al): (usize, usize, i8, i8),
-    eobrun: &mut u32,
 ) {
     let slots = &st.slots;
     let coefs = block_coefs(&mut st.coefs, slots.per_block, ci, block);
-    if !st.progressive {
-        let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
-            return;
+    let (Some(Some(dc)), Some(Some(ac))) = (st.dc.get(d), st.ac.get(a)) else {
+        return;
+    };
+    let out = coefs.and_then(|block| st.last_dc.get_mut(ci).map(|pred| (block, pred)));
+    sequential_block(&mut Slow(bits), dc, ac, out, slots);
+}
+
+/// Up to `limit` MCUs of a progressive scan from the one at `at`, each block read as
+/// libjpeg's `jdphuff.c` reads it (and, when decoding, its coefficients stored as it
+/// stores them), with the scan's tables, masks and coefficients looked up once rather
+/// than per block. The caller has dealt with restarts and the watch: no restart marker
+/// falls inside. Stops after an MCU that ran out of data. Returns the MCUs done (at
+/// least one), or 0 when a table is missing (the scan then reads nothing).
+#[allow(clippy::too_many_arguments)]
+fn progressive_run(
+    st: &mut State<'_>,
+    bits: &mut Bits<'_>,
+    comps: &[(usize, usize, usize)],
+    interleaved: bool,
+    (ss, se, ah, al): (usize, usize, i8, i8),
+    eobrun: &mut u32,
+    (mut mx, mut my, mcus_w): (u32, u32, u32),
+    limit: u64,
+) -> u64 {
+    let State {
+        components,
+        dc,
+        ac,
+        nonzero,
+        coefs,
+        slots,
+        last_dc,
+        ..
+    } = st;
+    let slots = &*slots;
+    let n = slots.per_block;
+    let mut done = 0;
+    if ss > 0 {
+        // AC scans have one component (the scan header's check).
+        let (ci, _, a) = comps[0];
+        let Some(Some(table)) = ac.get(a) else {
+            return 0;
         };
-        let out = coefs.and_then(|block| st.last_dc.get_mut(ci).map(|pred| (block, pred)));
-        sequential_block(&mut Slow(bits), dc, ac, out, slots);
-        return;
-    }
-    let mask = st.nonzero[ci].get_mut(block);
-    let Some(mask) = mask else { return };
-    if ss == 0 {
-        if ah == 0 {
-            let Some(Some(dc)) = st.dc.get(d) else { return };
-            let s = bits.decode(dc) as u32;
-            let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
-            // Frames of more than 4 components (which only this check reads; libjpeg
-            // and jpeg-decoder refuse them later) keep no predictor here.
-            let Some(pred) = st.last_dc.get_mut(ci) else {
-                return;
-            };
-            *pred = pred.wrapping_add(diff);
-            if let Some(out) = coefs {
-                out[0] = pred.wrapping_shl(al as u32) as i16;
+        let grid_w = components[ci].grid_w as usize;
+        let (masks, mut coefs) = (&mut nonzero[ci], coefs.get_mut(ci));
+        let (p1, m1) = (1i16 << al, (-1i16) << al);
+        while done < limit {
+            let block = my as usize * grid_w + mx as usize;
+            if let Some(mask) = masks.get_mut(block) {
+                let out = coefs
+                    .as_deref_mut()
+                    .and_then(|c| c.get_mut(block * n..(block + 1) * n));
+                if ah == 0 {
+                    ac_first(bits, table, out, mask, (ss, se, al), eobrun, slots);
+                } else {
+                    ac_refine(bits, table, out, mask, (ss, se, p1, m1), eobrun, slots);
+                }
             }
-        } else if bits.get(1) != 0 {
-            if let Some(out) = coefs {
-                out[0] |= 1 << al;
-            }
-        }
-        return;
-    }
-    let Some(Some(ac)) = st.ac.get(a) else { return };
-    if ah == 0 {
-        // AC first pass (`decode_mcu_AC_first`).
-        if *eobrun > 0 {
-            *eobrun -= 1;
-            return;
-        }
-        let mut out = coefs;
-        let mut k = ss;
-        while k <= se {
-            let rs = bits.decode(ac);
-            let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
-            if s != 0 {
-                k += r as usize;
-                let v = bits.get(s);
-                if let Some(c) = out.as_deref_mut().and_then(|o| o.get_mut(slots.of(k))) {
-                    *c = extend(v as i32, s).wrapping_shl(al as u32) as i16;
-                }
-                if k < 64 {
-                    *mask |= 1 << k;
-                }
-            } else if r == 15 {
-                k += 15;
-            } else {
-                *eobrun = 1 << r;
-                if r > 0 {
-                    *eobrun += bits.get(r);
-                }
-                *eobrun -= 1;
+            done += 1;
+            if bits.insufficient {
                 break;
             }
-            k += 1;
+            mx += 1;
+            if mx == mcus_w {
+                (mx, my) = (0, my + 1);
+            }
         }
+        return done;
+    }
+    // DC scans: the blocks of each component in the MCU, in order.
+    let mut tables = [None; 4];
+    for (slot, &(_, d, _)) in tables.iter_mut().zip(comps) {
+        match dc.get(d) {
+            Some(Some(t)) => *slot = Some(t),
+            _ if ah == 0 => return 0,
+            _ => {}
+        }
+    }
+    while done < limit {
+        for (&(ci, _, _), table) in comps.iter().zip(&tables) {
+            let c = components[ci];
+            let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
+            for by in 0..vb {
+                for bx in 0..hb {
+                    let (x, y) = if interleaved {
+                        (mx * c.h + bx, my * c.v + by)
+                    } else {
+                        (mx, my)
+                    };
+                    let block = y as usize * c.grid_w as usize + x as usize;
+                    if block >= nonzero[ci].len() {
+                        continue;
+                    }
+                    let out = coefs
+                        .get_mut(ci)
+                        .and_then(|c| c.get_mut(block * n..(block + 1) * n));
+                    match table {
+                        Some(t) if ah == 0 => dc_first(bits, t, out, last_dc.get_mut(ci), al),
+                        _ => {
+                            if bits.get(1) != 0 {
+                                if let Some(out) = out {
+                                    out[0] |= 1 << al;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        done += 1;
+        if bits.insufficient {
+            break;
+        }
+        mx += 1;
+        if mx == mcus_w {
+            (mx, my) = (0, my + 1);
+        }
+    }
+    done
+}
+
+/// A block of a progressive DC first scan (`decode_mcu_DC_first`).
+#[inline(always)]
+fn dc_first(
+    bits: &mut Bits<'_>,
+    dc: &Table,
+    out: Option<&mut [i16]>,
+    pred: Option<&mut i32>,
+    al: i8,
+) {
+    let s = bits.decode(dc) as u32;
+    let diff = extend(bits.get(s.min(16)) as i32, s.min(16));
+    // Frames of more than 4 components (which only this check reads; libjpeg and
+    // jpeg-decoder refuse them later) keep no predictor here.
+    let Some(pred) = pred else {
+        return;
+    };
+    *pred = pred.wrapping_add(diff);
+    if let Some(out) = out {
+        out[0] = pred.wrapping_shl(al as u32) as i16;
+    }
+}
+
+/// A block of a progressive AC first scan (`decode_mcu_AC_first`).
+#[inline(always)]
+fn ac_first(
+    bits: &mut Bits<'_>,
+    ac: &Table,
+    mut out: Option<&mut [i16]>,
+    mask: &mut u64,
+    (ss, se, al): (usize, usize, i8),
+    eobrun: &mut u32,
+    slots: &Slots,
+) {
+    if *eobrun > 0 {
+        *eobrun -= 1;
         return;
     }
-    // AC refinement (`decode_mcu_AC_refine`).
-    let mut out = coefs;
-    let (p1, m1) = (1i16 << al, (-1i16) << al);
+    let mut k = ss;
+    while k <= se {
+        let rs = bits.decode(ac);
+        let (r, s) = ((rs >> 4) as u32, (rs & 15) as u32);
+        if s != 0 {
+            k += r as usize;
+            let v = bits.get(s);
+            if let Some(c) = out.as_deref_mut().and_then(|o| o.get_mut(slots.of(k))) {
+                *c = extend(v as i32, s).wrapping_shl(al as u32) as i16;
+            }
+            if k < 64 {
+                *mask |= 1 << k;
+            }
+        } else if r == 15 {
+            k += 15;
+        } else {
+            *eobrun = 1 << r;
+            if r > 0 {
+                *eobrun += bits.get(r);
+            }
+            *eobrun -= 1;
+            break;
+        }
+        k += 1;
+    }
+}
+
+/// A block of a progressive AC refinement scan (`decode_mcu_AC_refine`); `p1` and `m1`
+/// are the refined bit's +1 and -1.
+#[inline(always)]
+fn ac_refine(
+    bits: &mut Bits<'_>,
+    ac: &Table,
+    mut out: Option<&mut [i16]>,
+    mask: &mut u64,
+    (ss, se, p1, m1): (usize, usize, i16, i16),
+    eobrun: &mut u32,
+    slots: &Slots,
+) {
     let mut k = ss;
     if *eobrun == 0 {
         while k <= se {
