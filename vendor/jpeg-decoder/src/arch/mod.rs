@@ -55,3 +55,7 @@ pub fn get_dequantize_and_idct_block_8x8(
     #[allow(unreachable_code)]
     None
 }
+
+// conveyor: the wasm32 simd128 upsampling loops (see `wasm.rs`).
+#[cfg(all(target_feature = "simd128", target_arch = "wasm32"))]
+pub use wasm::{upsample_h2v1_row, upsample_h2v2_row};

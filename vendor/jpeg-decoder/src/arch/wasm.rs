@@ -275,3 +275,107 @@ pub fn color_convert_line_ycbcr(y_slice: &[u8], cb_slice: &[u8], cr_slice: &[u8]
 
     num_vecs * 8
 }
+
+// conveyor: the fancy (triangle) upsampling of `UpsamplerH2V1` and `UpsamplerH2V2`
+// (src/upsampler.rs), 16 input samples at a time, with the same integer arithmetic and
+// so the same bytes. Each returns the first input index `i` the scalar loop still has
+// to do (outputs before `2 * i` for H2V1, before `2 * i - 1` for H2V2 are written).
+
+/// `UpsamplerH2V1`'s inner loop from input index 1: `output[2i]` and `output[2i + 1]`
+/// from `input[i - 1..=i + 1]`, for `i` in `1..width - 1`.
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+pub fn upsample_h2v1_row(input: &[u8], width: usize, output: &mut [u8]) -> usize {
+    assert!(width <= input.len() && 2 * width <= output.len());
+    let three = i16x8_splat(3);
+    let two = i16x8_splat(2);
+    let mut i = 1;
+    // Reads input[i - 1..i + 17] and writes output[2i..2i + 32]: in bounds while
+    // i + 17 <= width (the asserts above).
+    while i + 17 <= width {
+        // SAFETY: i - 1 + 16 < i + 17 <= width <= input.len(), so the three loads read
+        // within `input`.
+        let (prev, cur, next) = unsafe {
+            (
+                v128_load(input.as_ptr().add(i - 1) as *const v128),
+                v128_load(input.as_ptr().add(i) as *const v128),
+                v128_load(input.as_ptr().add(i + 1) as *const v128),
+            )
+        };
+        let halves = [
+            (
+                u16x8_extend_low_u8x16(prev),
+                u16x8_extend_low_u8x16(cur),
+                u16x8_extend_low_u8x16(next),
+            ),
+            (
+                u16x8_extend_high_u8x16(prev),
+                u16x8_extend_high_u8x16(cur),
+                u16x8_extend_high_u8x16(next),
+            ),
+        ];
+        for (h, (p, c, n)) in halves.into_iter().enumerate() {
+            let sample = i16x8_add(i16x8_mul(c, three), two);
+            let even = u16x8_shr(i16x8_add(sample, p), 2);
+            let odd = u16x8_shr(i16x8_add(sample, n), 2);
+            // Both fit a byte: each 16-bit lane becomes the byte pair (even, odd).
+            let pairs = v128_or(even, i16x8_shl(odd, 8));
+            // SAFETY: 2i + 16h + 16 <= 2i + 32 <= 2 * width <= output.len().
+            unsafe { v128_store(output.as_mut_ptr().add(2 * i + 16 * h) as *mut v128, pairs) };
+        }
+        i += 16;
+    }
+    i
+}
+
+/// `UpsamplerH2V2`'s inner loop from input index 1: `output[2i - 1]` and `output[2i]`
+/// from the column sums `t = 3 * near + far` at `i - 1` and `i`, for `i` in `1..width`.
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+pub fn upsample_h2v2_row(near: &[u8], far: &[u8], width: usize, output: &mut [u8]) -> usize {
+    assert!(width <= near.len() && width <= far.len() && 2 * width <= output.len());
+    let three = i16x8_splat(3);
+    let eight = i16x8_splat(8);
+    let mut i = 1;
+    // Reads near/far[i - 1..i + 16] and writes output[2i - 1..2i + 31]: in bounds while
+    // i + 16 <= width.
+    while i + 16 <= width {
+        // SAFETY: i - 1 + 16 < i + 16 <= width, and width is within both rows.
+        let (n0, n1, f0, f1) = unsafe {
+            (
+                v128_load(near.as_ptr().add(i - 1) as *const v128),
+                v128_load(near.as_ptr().add(i) as *const v128),
+                v128_load(far.as_ptr().add(i - 1) as *const v128),
+                v128_load(far.as_ptr().add(i) as *const v128),
+            )
+        };
+        let halves = [
+            (
+                u16x8_extend_low_u8x16(n0),
+                u16x8_extend_low_u8x16(n1),
+                u16x8_extend_low_u8x16(f0),
+                u16x8_extend_low_u8x16(f1),
+            ),
+            (
+                u16x8_extend_high_u8x16(n0),
+                u16x8_extend_high_u8x16(n1),
+                u16x8_extend_high_u8x16(f0),
+                u16x8_extend_high_u8x16(f1),
+            ),
+        ];
+        for (h, (n0, n1, f0, f1)) in halves.into_iter().enumerate() {
+            // At most 4 * 255 and 16 * 255 + 8: no lane overflows 16 bits.
+            let t0 = i16x8_add(i16x8_mul(n0, three), f0);
+            let t1 = i16x8_add(i16x8_mul(n1, three), f1);
+            let a = u16x8_shr(i16x8_add(i16x8_add(i16x8_mul(t0, three), t1), eight), 4);
+            let b = u16x8_shr(i16x8_add(i16x8_add(i16x8_mul(t1, three), t0), eight), 4);
+            let pairs = v128_or(a, i16x8_shl(b, 8));
+            // SAFETY: 2i - 1 + 16h + 16 <= 2i + 31 <= 2 * width - 1 < output.len().
+            unsafe {
+                v128_store(output.as_mut_ptr().add(2 * i - 1 + 16 * h) as *mut v128, pairs)
+            };
+        }
+        i += 16;
+    }
+    i
+}
