@@ -277,27 +277,24 @@ pub(crate) fn execute(
     }
     // Shrink-on-load: decode a JPEG as small as every output allows (each output keeps
     // at least its own resolution; Lanczos then does the rest).
-    let shrink = plans
+    let ratio = plans
         .iter()
         .map(|plan| {
             let [_, _, cw, ch] = plan.crop.unwrap_or([0.0, 0.0, uw as f64, uh as f64]);
-            let ratio = (cw / plan.resize.0 as f64).min(ch / plan.resize.1 as f64);
-            [8, 4, 2, 1]
-                .into_iter()
-                .find(|&d| d as f64 <= ratio)
-                .unwrap_or(1)
+            (cw / plan.resize.0 as f64).min(ch / plan.resize.1 as f64)
         })
-        .min()
+        .reduce(f64::min)
+        .unwrap_or(1.0);
+    // Without libjpeg (the wasm build), jpeg-decoder's half-size IDCT costs SSIM where
+    // Lanczos is left little to do: the corpus's 1600 px JPEGs scored 0.9745 shrinking
+    // by 2 from a ratio of 2, against 0.9752 without and wasm-vips's 0.9749. It halves
+    // only from a ratio of 3 (Lanczos still reduces by 1.5 or more), and shrinks by a
+    // quarter or an eighth as libjpeg does.
+    let halve_from = if cfg!(feature = "mozjpeg") { 2.0 } else { 3.0 };
+    let shrink = [8, 4, 2]
+        .into_iter()
+        .find(|&d| d as f64 <= ratio && (d > 2 || ratio >= halve_from))
         .unwrap_or(1);
-    // Without libjpeg (the wasm build), jpeg-decoder's half-size IDCT costs SSIM: the
-    // corpus's 1600 px JPEGs scored 0.9745 with it and 0.9752 without, against
-    // wasm-vips's 0.9749, for about 10 % of the browser's throughput. It shrinks on load
-    // only from a quarter down, where the gain is large.
-    let shrink = if cfg!(feature = "mozjpeg") || shrink >= 4 {
-        shrink
-    } else {
-        1
-    };
     let analysis_side = analysis::analysis_side(recipe);
     let memory_estimate = estimate::peak_bytes(
         &header,
