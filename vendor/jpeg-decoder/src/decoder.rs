@@ -767,17 +767,23 @@ impl<R: Read> Decoder<R> {
                 // in 64-coefficient blocks, one row at a time.
                 // (`coefficient_side` is 8 unless they came from `decode_coefficients`.)
                 let side = self.coefficient_side;
-                let mut tasks = (0..frame.mcu_size.height).map(|mcu_y| {
+                // conveyor: each row is lent to the worker (`append_row_slice`): the
+                // immediate worker (wasm32's) reads it in place instead of a copy.
+                let mut row_coefficients = Vec::new();
+                for mcu_y in 0..usize::from(frame.mcu_size.height) {
                     if side == 8 {
-                        let offset = usize::from(mcu_y) * coefficients_per_mcu_row;
-                        let row_coefficients =
-                            coefficients[offset..offset + coefficients_per_mcu_row].to_vec();
-                        return (i, row_coefficients);
+                        let offset = mcu_y * coefficients_per_mcu_row;
+                        worker.append_row_slice(
+                            i,
+                            &coefficients[offset..offset + coefficients_per_mcu_row],
+                        )?;
+                        continue;
                     }
                     let per_block = side * side;
                     let blocks = coefficients_per_mcu_row / 64;
-                    let offset = usize::from(mcu_y) * blocks * per_block;
-                    let mut row_coefficients = vec![0i16; coefficients_per_mcu_row];
+                    let offset = mcu_y * blocks * per_block;
+                    row_coefficients.clear();
+                    row_coefficients.resize(coefficients_per_mcu_row, 0i16);
                     for (block, corner) in row_coefficients
                         .chunks_exact_mut(64)
                         .zip(coefficients[offset..offset + blocks * per_block].chunks_exact(per_block))
@@ -786,12 +792,9 @@ impl<R: Read> Decoder<R> {
                             block[r * 8..r * 8 + side].copy_from_slice(values);
                         }
                     }
-                    (i, row_coefficients)
-                });
+                    worker.append_row_slice(i, &row_coefficients)?;
+                }
 
-                // FIXME: additional potential work stealing opportunities for rayon case if we
-                // also internally can parallelize over components.
-                worker.append_rows(&mut tasks)?;
                 drop(coefficients);
                 planes[i] = worker.get_result(i)?;
             }

@@ -102,12 +102,13 @@ fn into_el(v: i32) -> i16 {
     v as i16
 }
 
-// conveyor: on wasm32 with simd128, `fdct` is `simd128::fdct`: the same integer
-// arithmetic four lanes at a time, so the same coefficients.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+// conveyor: on wasm32 with simd128 (and the crate's `simd` feature), `fdct` is
+// `simd128::fdct`: the same integer arithmetic four lanes at a time, so the same
+// coefficients.
+#[cfg(all(feature = "simd", target_arch = "wasm32", target_feature = "simd128"))]
 pub use simd128::fdct;
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(not(all(feature = "simd", target_arch = "wasm32", target_feature = "simd128")))]
 #[allow(clippy::erasing_op)]
 #[allow(clippy::identity_op)]
 pub fn fdct(data: &mut AlignedBlock) {
@@ -244,7 +245,7 @@ pub fn fdct(data: &mut AlignedBlock) {
 }
 
 // conveyor: the simd128 version of `fdct` above, for wasm32.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(feature = "simd", target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use super::*;
     use core::arch::wasm32::*;

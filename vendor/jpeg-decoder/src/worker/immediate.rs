@@ -37,6 +37,11 @@ impl ImmediateWorker {
     }
 
     pub fn append_row_immediate(&mut self, (index, data): (usize, Vec<i16>)) {
+        self.append_row_slice_immediate(index, &data);
+    }
+
+    // conveyor: `append_row_immediate` on a lent row (no copy of the coefficients).
+    pub fn append_row_slice_immediate(&mut self, index: usize, data: &[i16]) {
         // Convert coefficients from a MCU row to samples.
 
         let component = self.components[index].as_ref().unwrap();
@@ -75,5 +80,9 @@ impl Worker for ImmediateWorker {
     }
     fn get_result(&mut self, index: usize) -> Result<Vec<u8>> {
         Ok(self.get_result_immediate(index))
+    }
+    fn append_row_slice(&mut self, index: usize, data: &[i16]) -> Result<()> {
+        self.append_row_slice_immediate(index, data);
+        Ok(())
     }
 }

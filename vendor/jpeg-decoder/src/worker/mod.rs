@@ -25,6 +25,11 @@ pub trait Worker {
     fn start(&mut self, row_data: RowData) -> Result<()>;
     fn append_row(&mut self, row: (usize, Vec<i16>)) -> Result<()>;
     fn get_result(&mut self, index: usize) -> Result<Vec<u8>>;
+    // conveyor: one MCU row of component `index` lent rather than given: the immediate
+    // worker reads it in place; the others take a copy, as `append_row` does.
+    fn append_row_slice(&mut self, index: usize, data: &[i16]) -> Result<()> {
+        self.append_row((index, data.to_vec()))
+    }
     /// Default implementation for spawning multiple tasks.
     fn append_rows(&mut self, row: &mut dyn Iterator<Item = (usize, Vec<i16>)>) -> Result<()> {
         for item in row {
