@@ -286,11 +286,11 @@ pub(crate) fn execute(
         .reduce(f64::min)
         .unwrap_or(1.0);
     // Without libjpeg (the wasm build), jpeg-decoder's half-size IDCT costs SSIM where
-    // Lanczos is left little to do: the corpus's 1600 px JPEGs scored 0.9745 shrinking
-    // by 2 from a ratio of 2, against 0.9752 without and wasm-vips's 0.9749. It halves
-    // only from a ratio of 3 (Lanczos still reduces by 1.5 or more), and shrinks by a
-    // quarter or an eighth as libjpeg does.
-    let halve_from = if cfg!(feature = "mozjpeg") { 2.0 } else { 3.0 };
+    // Lanczos is left little to do: the corpus's 1600 px JPEGs scored 0.9745 halving
+    // from a ratio of 2, 0.97510 from 2.5 (Lanczos still reduces by 1.25 or more),
+    // 0.97514 from 3 and 0.97517 never, against wasm-vips's 0.97488. It halves from a
+    // ratio of 2.5, and shrinks by a quarter or an eighth as libjpeg does.
+    let halve_from = if cfg!(feature = "mozjpeg") { 2.0 } else { 2.5 };
     let shrink = [8, 4, 2]
         .into_iter()
         .find(|&d| d as f64 <= ratio && (d > 2 || ratio >= halve_from))
