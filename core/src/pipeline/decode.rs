@@ -581,8 +581,8 @@ fn decode_jpeg(
     }
     // One Huffman pass gives libjpeg's verdict and, where it can, the coefficients;
     // jpeg-decoder then only does the IDCT, upsampling and colour. Shrinking on load,
-    // the walk keeps only the corner of each block that the scaled IDCT reads (a 16th
-    // or a 64th of the coefficients at the 1/4 and 1/8 this build shrinks by).
+    // the walk keeps only the corner of each block that the scaled IDCT reads (a
+    // quarter, a 16th or a 64th of the coefficients at 1/2, 1/4 and 1/8).
     let want = (shrink > 1).then(|| (h.width.div_ceil(shrink), h.height.div_ceil(shrink)));
     let max_buffer = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
     // The IDCT size the decoder will use, from its own reading of the header (8 when it

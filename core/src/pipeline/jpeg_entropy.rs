@@ -1088,7 +1088,7 @@ fn scan(
             restarts_to_go -= 1;
         }
         // A progressive AC first scan inside an EOB run: its blocks read nothing and
-        // change no mask (`block_data` only counts the run down), so the run's blocks
+        // change no mask (`ac_first` only counts the run down), so the run's blocks
         // in this restart interval are counted down at once.
         if st.progressive && ss > 0 && ah == 0 && eobrun > 0 && !bits.insufficient {
             let mut skip = (eobrun as u64).min(total - mcu);
@@ -1102,7 +1102,7 @@ fn scan(
         }
         // A progressive AC refinement scan inside an EOB run: each block only reads one
         // correction bit for each coefficient of the band already non-zero (what
-        // `block_data` does), so the run's blocks in this restart interval are done
+        // `ac_refine` does), so the run's blocks in this restart interval are done
         // here, without the per-block dispatch, until the data runs out.
         if st.progressive && ss > 0 && ah != 0 && eobrun > 0 && !bits.insufficient {
             let mut skip = (eobrun as u64).min(total - mcu);
