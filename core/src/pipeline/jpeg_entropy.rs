@@ -1300,6 +1300,17 @@ fn progressive_run(
     let slots = &*slots;
     let n = slots.per_block;
     let mut done = 0;
+    // After an MCU: on to the next one, unless its data ran out (the run stops there).
+    let next = |bits: &Bits<'_>, mx: &mut u32, my: &mut u32| {
+        if bits.insufficient {
+            return false;
+        }
+        *mx += 1;
+        if *mx == mcus_w {
+            (*mx, *my) = (0, *my + 1);
+        }
+        true
+    };
     if ss > 0 {
         // AC scans have one component (the scan header's check).
         let (ci, _, a) = comps[0];
@@ -1322,12 +1333,8 @@ fn progressive_run(
                 }
             }
             done += 1;
-            if bits.insufficient {
+            if !next(bits, &mut mx, &mut my) {
                 break;
-            }
-            mx += 1;
-            if mx == mcus_w {
-                (mx, my) = (0, my + 1);
             }
         }
         return done;
@@ -1373,12 +1380,8 @@ fn progressive_run(
             }
         }
         done += 1;
-        if bits.insufficient {
+        if !next(bits, &mut mx, &mut my) {
             break;
-        }
-        mx += 1;
-        if mx == mcus_w {
-            (mx, my) = (0, my + 1);
         }
     }
     done
