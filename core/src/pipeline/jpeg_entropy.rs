@@ -1010,15 +1010,6 @@ fn scan(
             })
             .collect()
     };
-    // The grid index of block (bx, by) of component `c` in the MCU at (mx, my).
-    let block_at = |c: &Component, mx: u32, my: u32, bx: u32, by: u32| {
-        let (x, y) = if interleaved {
-            (mx * c.h + bx, my * c.v + by)
-        } else {
-            (mx, my)
-        };
-        y as usize * c.grid_w as usize + x as usize
-    };
     st.last_dc = [0; 4];
     let mut eobrun: u32 = 0;
     let mut restarts_to_go = st.restart_interval;
@@ -1100,42 +1091,6 @@ fn scan(
             advance(&mut mcu, skip, &mut mx, &mut my);
             continue;
         }
-        // A progressive AC refinement scan inside an EOB run: each block only reads one
-        // correction bit for each coefficient of the band already non-zero (what
-        // `ac_refine` does), so the run's blocks in this restart interval are done
-        // here, without the per-block dispatch, until the data runs out.
-        if st.progressive && ss > 0 && ah != 0 && eobrun > 0 && !bits.insufficient {
-            let mut skip = (eobrun as u64).min(total - mcu);
-            if st.restart_interval > 0 {
-                skip = skip.min(1 + restarts_to_go as u64);
-            }
-            let ci = comps[0].0;
-            let grid_w = st.components[ci].grid_w as usize;
-            let band = (u64::MAX >> (63 - se)) & (u64::MAX << ss);
-            let p1 = 1i16 << al;
-            let n = st.slots.per_block;
-            let mut done = 0u64;
-            while done < skip && (done == 0 || !bits.insufficient) {
-                let block = my as usize * grid_w + mx as usize;
-                let Some(&mask) = st.nonzero[ci].get(block) else {
-                    break;
-                };
-                let nonzero = mask & band;
-                if nonzero != 0 {
-                    let out = block_coefs(&mut st.coefs, n, ci, block);
-                    correct(&mut bits, out, nonzero, p1, &st.slots);
-                }
-                done += 1;
-                advance(&mut mcu, 1, &mut mx, &mut my);
-            }
-            if done > 0 {
-                if st.restart_interval > 0 {
-                    restarts_to_go -= (done - 1) as u32;
-                }
-                eobrun -= done as u32;
-                continue;
-            }
-        }
         // decode_mcu: the fast path when no restarts are used, no marker is pending and
         // the chunk holds 512 bytes a block; a marker met there sends the whole MCU to
         // the slow path.
@@ -1156,7 +1111,7 @@ fn scan(
                     let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
                     (0..vb).all(|by| {
                         (0..hb).all(|bx| {
-                            let b = block_at(&c, mx, my, bx, by);
+                            let b = block_at(&c, interleaved, (mx, my), (bx, by));
                             let out = block_coefs(&mut st.coefs, per_block, *ci, b)
                                 .map(|block| (block, &mut st.last_dc[*ci]));
                             bits.fast_block(dc, ac, out, slots)
@@ -1201,7 +1156,7 @@ fn scan(
                 let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
                 for by in 0..vb {
                     for bx in 0..hb {
-                        let block = block_at(&c, mx, my, bx, by);
+                        let block = block_at(&c, interleaved, (mx, my), (bx, by));
                         block_data(st, &mut bits, ci, block, (d, a));
                     }
                 }
@@ -1236,6 +1191,18 @@ fn refine_walk(mask: u64, k: usize, se: usize, r: i32) -> (usize, u64) {
     };
     let before_stop = u64::MAX.checked_shr(64 - stop as u32).unwrap_or(0);
     (stop, mask & band & before_stop)
+}
+
+/// The grid index of block (`bx`, `by`) of component `c` in the MCU at (`mx`, `my`); in
+/// a scan of one component (not `interleaved`) an MCU is one block.
+#[inline(always)]
+fn block_at(c: &Component, interleaved: bool, (mx, my): (u32, u32), (bx, by): (u32, u32)) -> usize {
+    let (x, y) = if interleaved {
+        (mx * c.h + bx, my * c.v + by)
+    } else {
+        (mx, my)
+    };
+    y as usize * c.grid_w as usize + x as usize
 }
 
 /// Block `block` of component `ci` in the walk's coefficients (`per_block` a block);
@@ -1317,15 +1284,12 @@ fn progressive_run(
         let Some(Some(table)) = ac.get(a) else {
             return 0;
         };
-        let grid_w = components[ci].grid_w as usize;
-        let (masks, mut coefs) = (&mut nonzero[ci], coefs.get_mut(ci));
+        let c = components[ci];
         let (p1, m1) = (1i16 << al, (-1i16) << al);
         while done < limit {
-            let block = my as usize * grid_w + mx as usize;
-            if let Some(mask) = masks.get_mut(block) {
-                let out = coefs
-                    .as_deref_mut()
-                    .and_then(|c| c.get_mut(block * n..(block + 1) * n));
+            let block = block_at(&c, false, (mx, my), (0, 0));
+            if let Some(mask) = nonzero[ci].get_mut(block) {
+                let out = block_coefs(coefs, n, ci, block);
                 if ah == 0 {
                     ac_first(bits, table, out, mask, (ss, se, al), eobrun, slots);
                 } else {
@@ -1354,18 +1318,11 @@ fn progressive_run(
             let (hb, vb) = if interleaved { (c.h, c.v) } else { (1, 1) };
             for by in 0..vb {
                 for bx in 0..hb {
-                    let (x, y) = if interleaved {
-                        (mx * c.h + bx, my * c.v + by)
-                    } else {
-                        (mx, my)
-                    };
-                    let block = y as usize * c.grid_w as usize + x as usize;
+                    let block = block_at(&c, interleaved, (mx, my), (bx, by));
                     if block >= nonzero[ci].len() {
                         continue;
                     }
-                    let out = coefs
-                        .get_mut(ci)
-                        .and_then(|c| c.get_mut(block * n..(block + 1) * n));
+                    let out = block_coefs(coefs, n, ci, block);
                     match table {
                         Some(t) if ah == 0 => dc_first(bits, t, out, last_dc.get_mut(ci), al),
                         _ => {
